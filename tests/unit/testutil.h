@@ -1,0 +1,23 @@
+/*
+ * testutil.h -- helpers shared by the cmocka unit tests: a fresh temporary
+ * directory per test, removed afterwards, and a settable fake clock so that
+ * nothing sleeps.
+ */
+#ifndef LD_TESTUTIL_H
+#define LD_TESTUTIL_H
+
+#include <stdint.h>
+
+/* mkdtemp under $TMPDIR (or /tmp); aborts the test on failure. Caller frees
+ * the string after testutil_rmdir(). */
+char *testutil_tmpdir(void);
+/* rm -rf dir (only paths testutil_tmpdir made are passed here). */
+void testutil_rmdir(const char *dir);
+
+typedef struct testutil_clock {
+    uint64_t now_ms;
+} testutil_clock_t;
+/* hlc_clock_fn over a testutil_clock_t. */
+uint64_t testutil_clock_ms(void *arg);
+
+#endif
