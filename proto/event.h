@@ -109,6 +109,12 @@ bool proto_origin_valid(const char *s, size_t len);
 /* True if origin equals prefix or lies below it ("hrb/wu" is NOT below "hrb/w"). */
 bool proto_origin_within(const char *origin, size_t olen, const char *prefix, size_t plen);
 
+/* An event's identity written as text, "ORIGIN#SEQ" (e.g. "hrb/wuchang#12"):
+ * a valid origin, '#', and SEQ in decimal, 1..2^63-1, no leading zeros. On
+ * success *origin views s and *seq is set; either may be NULL. (Added by the
+ * proto/ implementation: joint.* bodies refer to events this way.) */
+bool proto_event_ref_parse(const char *s, size_t len, mpk_str_t *origin, uint64_t *seq);
+
 /* "YYYY-MM-DD", a real calendar date between 1949-10-01 and 2099-12-31. */
 bool proto_date_valid(const char *s, size_t len);
 

@@ -28,6 +28,15 @@ typedef enum proto_ftype {
                        on the command line, comma-separated */
 } proto_ftype_t;
 
+/* A syntax rule a STRING value (or each LIST item) must follow besides its
+ * length. (Added by the proto/ implementation: some fields are ids of
+ * origins or of events, and the table is the one place rules live.) */
+typedef enum proto_fformat {
+    PROTO_FMT_TEXT = 0,  /* any non-empty UTF-8 */
+    PROTO_FMT_ORIGIN,    /* proto_origin_valid() */
+    PROTO_FMT_EVENT_REF  /* "ORIGIN#SEQ": an event's identity, SEQ >= 1 */
+} proto_fformat_t;
+
 typedef struct proto_field {
     const char *name;
     proto_ftype_t type;
@@ -37,6 +46,7 @@ typedef struct proto_field {
     int64_t min, max;           /* INT */
     const char *const *values;  /* ENUM: NULL-terminated */
     const char *description;
+    proto_fformat_t format;     /* STRING, LIST items (added, see above) */
 } proto_field_t;
 
 typedef struct proto_kind {
@@ -65,7 +75,9 @@ int proto_schema_check_body(const proto_kind_t *k, const uint8_t *body, size_t l
 
 /* The schema as JSON, the shape of `kinds --json`:
  * [{"kind","group","description","fields":[{"name","type","required",
- *   "values"?,"max_length"?,"min"?,"max"?,"description"}]}]. New reference. */
+ *   "values"?,"max_length"?,"min"?,"max"?,"description"}]}]. New reference.
+ * (Also "max_items" for lists and "format": "origin"|"event_ref" where a
+ * field has one; added by the proto/ implementation.) */
 json_t *proto_schema_to_json(void);
 
 /* Name of a field type as `kinds` shows it: "string", "int", "date", ... */
