@@ -28,16 +28,27 @@ int err_set(int rc, const char *fmt, ...)
 
 int err_wrap(int rc, const char *fmt, ...)
 {
-    char prefix[256], old[sizeof err_buf];
+    char msg[sizeof err_buf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    memcpy(old, err_buf, sizeof old);
-    if (old[0])
-        snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
-    else
-        snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, err_str(rc));
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+    const char *old = err_buf[0] ? err_buf : err_str(rc);
+    /* "PREFIX: OLD", cut to fit; built by hand because it reads err_buf. */
+    size_t room = sizeof msg - 1 - len;
+    size_t olen = strlen(old);
+    if (room > 2) {
+        memcpy(msg + len, ": ", 2);
+        len += 2;
+        room -= 2;
+        if (olen > room)
+            olen = room;
+        memmove(msg + len, old, olen);
+        len += olen;
+    }
+    msg[len] = '\0';
+    memcpy(err_buf, msg, len + 1);
     return rc;
 }
 
