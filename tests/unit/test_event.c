@@ -267,6 +267,34 @@ static void test_event_hash_is_blake2b_256(void **state)
     assert_string_equal(hex, "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
 }
 
+/* The worked example of docs/protocol.md: if this changes, the document
+ * (and every stored hash) is wrong. */
+static void test_event_doc_example(void **state)
+{
+    (void)state;
+    proto_header_t h = {.origin = ORIGIN, .seq = 1, .hlc = 1709625600000ull << 16,
+                        .kind = "deputy.contact", .date = "2024-03-05",
+                        .author = "\xe7\x8e\x8b\xe8\x8a\xb3"};
+    buf_t raw = BUF_INIT;
+    encode_with(&h, "{\"deputy\":\"d001\",\"channel\":\"reception_day\",\"constituents\":12}",
+                &raw);
+    static const char want_hex[] =
+        "9901b26872622f77756368616e672f7368616e686501cf018e0da068000000c4"
+        "2000000000000000000000000000000000000000000000000000000000000000"
+        "00ae6465707574792e636f6e74616374aa323032342d30332d3035a6e78e8be8"
+        "8ab383a76368616e6e656cad726563657074696f6e5f646179ac636f6e737469"
+        "7475656e74730ca6646570757479a464303031";
+    char hex[2 * 160 + 1];
+    assert_int_equal(raw.len, 147);
+    sodium_bin2hex(hex, sizeof hex, raw.data, raw.len);
+    assert_string_equal(hex, want_hex);
+    uint8_t hash[PROTO_HASH_LEN];
+    proto_hash(raw.data, raw.len, hash);
+    proto_hash_hex(hash, hex);
+    assert_string_equal(hex, "eb2034a0cc892e3e40e723686e4bd497cf48c82152606886fb21dd0fbdc674b0");
+    buf_free(&raw);
+}
+
 /* ---- rejection paths, one by one ---- */
 
 typedef struct reject_case {
@@ -833,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_event_round_trip_header_extremes),
         cmocka_unit_test(test_event_author_absent_is_nil),
         cmocka_unit_test(test_event_hash_is_blake2b_256),
+        cmocka_unit_test(test_event_doc_example),
         cmocka_unit_test(test_event_rejects_bad_headers),
         cmocka_unit_test(test_event_accepts_calendar_edges),
         cmocka_unit_test(test_event_rejects_bad_bodies),
