@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -198,6 +199,17 @@ static void txn_abort(store_txn_t *t)
     txn_release(t);
 }
 
+/* A commit that fills the disk part-way fails in LMDB with EIO (a short
+ * writev), not ENOSPC: tell the two apart by the space left. */
+static int commit_errno(const store_t *s, int rc)
+{
+    struct statvfs v;
+    if (rc == EIO && statvfs(s->data_path, &v) == 0 &&
+        (uint64_t)v.f_bavail * v.f_frsize < ((uint64_t)1 << 20))
+        return ENOSPC;
+    return rc;
+}
+
 static int txn_commit(store_txn_t *t)
 {
     int rc = store_txn_flush(t);
@@ -218,7 +230,7 @@ static int txn_commit(store_txn_t *t)
     txn_release(t);
     if (rc == MDB_MAP_FULL)
         t->map_full = true;
-    return rc ? store_lmdb_err(rc, "commit") : 0;
+    return rc ? store_lmdb_err(commit_errno(s, rc), "commit") : 0;
 }
 
 int store_write(store_t *s, store_write_fn fn, void *arg)
