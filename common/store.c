@@ -242,10 +242,10 @@ int store_write(store_t *s, store_write_fn fn, void *arg)
     for (int grown = 0;; grown++) {
         store_txn_t t;
         t.heap = false;
-        size_t seen = store_map_size(s);
         int rc = txn_begin(s, true, &t);
         if (rc)
             return rc;
+        size_t seen = store_map_size(s);    /* fixed while the txn holds the lock */
         rc = fn(&t, arg);
         if (!rc && t.failed)
             rc = t.failed;      /* fn went on after a failed write: never commit that */
