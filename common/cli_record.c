@@ -10,6 +10,7 @@
  */
 #include "common/cli.h"
 #include "common/err.h"
+#include "common/nudge.h"
 #include "common/unit.h"
 #include "proto/json.h"
 
@@ -261,6 +262,8 @@ int cli_cmd_record(const cli_ctx_t *ctx, int argc, char **argv)
     if (!rc)
         rc = store_write(u->store, stage_commit_fn, &s);
     if (!rc)
+        nudge_send(u->dir); /* a running daemon sends it on at once */
+    if (!rc)
         printf("%s#%llu\n", store_origin(u->store), (unsigned long long)s.first.seq);
     ret = rc ? cli_fail(ctx, rc) : 0;
     stage_free(&s);
@@ -354,13 +357,15 @@ int cli_cmd_import(const cli_ctx_t *ctx, int argc, char **argv)
     int rc = cli_open(ctx, dir, &u);
     if (!rc)
         rc = import_read(f, name, &s, store_origin(u->store));
-    if (!rc && s.n)
-        rc = store_write(u->store, stage_commit_fn, &s);
+    if (!rc && s.n && !(rc = store_write(u->store, stage_commit_fn, &s)))
+        nudge_send(u->dir);
     if (s.progress)
         fputc('\n', stderr);
-    if (!rc)
+    if (!rc && s.n)
         printf("imported %zu events (%s#%llu..%llu)\n", s.n, store_origin(u->store),
                (unsigned long long)s.first.seq, (unsigned long long)s.last.seq);
+    else if (!rc)
+        printf("imported 0 events\n");
     int ret = rc ? cli_fail(ctx, rc) : 0;
     if (f != stdin)
         fclose(f);

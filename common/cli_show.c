@@ -4,6 +4,7 @@
  * consistent snapshot even while a daemon or another CLI writes.
  */
 #include "common/cli.h"
+#include "common/ctl.h"
 #include "common/err.h"
 #include "common/unit.h"
 #include "proto/json.h"
@@ -12,6 +13,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Options every read-only command takes. */
 typedef struct show_opts {
@@ -152,6 +154,45 @@ int cli_cmd_digest(const cli_ctx_t *ctx, int argc, char **argv)
 
 /* ---- status ---- */
 
+typedef struct sync_sums {
+    const char *self;
+    json_t *acked;           /* origin -> seq the parent acknowledged */
+    uint64_t pending, from_above;
+} sync_sums_t;
+
+static int sum_head(const char *origin, const store_head_t *h, void *arg)
+{
+    sync_sums_t *s = arg;
+    size_t len = strlen(origin), slen = strlen(s->self);
+    if (proto_origin_within(origin, len, s->self, slen)) {
+        uint64_t acked = (uint64_t)json_integer_value(json_object_get(s->acked, origin));
+        s->pending += h->seq > acked ? h->seq - acked : 0;
+    } else if (proto_origin_within(s->self, slen, origin, len)) {
+        s->from_above += h->seq; /* an ancestor's log: directives from above */
+    }
+    return 0;
+}
+
+/* What the store says about sync, for when no daemon can be asked. */
+static json_t *status_sync(unit_t *u, store_txn_t *t, int *rc)
+{
+    const void *v;
+    size_t len;
+    sync_sums_t s = {store_origin(u->store), NULL, 0, 0};
+    if (store_meta_get(t, "sync.acked", &v, &len) == 0)
+        s.acked = json_loadb(v, len, 0, NULL);
+    if (!s.acked)
+        s.acked = json_object();
+    *rc = store_heads_foreach(t, "", sum_head, &s);
+    uint64_t last_ok = 0;
+    if (store_meta_get(t, "sync.last_ok", &v, &len) == 0 && len == sizeof last_ok)
+        memcpy(&last_ok, v, sizeof last_ok);
+    json_decref(s.acked);
+    return json_pack("{s:I, s:I, s:I}", "pending_upstream", (json_int_t)s.pending,
+                     "from_above", (json_int_t)s.from_above,
+                     "last_sync_ms", (json_int_t)last_ok);
+}
+
 static json_t *status_json(unit_t *u, store_txn_t *t, int *rc)
 {
     store_info_t info;
@@ -166,17 +207,35 @@ static json_t *status_json(unit_t *u, store_txn_t *t, int *rc)
     size_t len;
     if (store_meta_get(t, "epoch", &v, &len) == 0 && len < sizeof epoch)
         memcpy(epoch, v, len);
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
+    json_t *sync = status_sync(u, t, rc);
+    json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
                      "origin", origin, "name", config_get(u->config, "name"),
                      "type", config_get(u->config, "type"), "epoch", epoch,
                      "head_seq", (json_int_t)head.seq, "events", (json_int_t)info.events,
                      "origins", (json_int_t)info.origins, "held", (json_int_t)info.held,
-                     "pending_upstream", (json_int_t)0,
                      "equivocations", (json_int_t)info.equivocations,
                      "data_bytes", (json_int_t)info.data_bytes,
                      "map_bytes", (json_int_t)info.map_size,
                      "upstream", config_get(u->config, "upstream"),
                      "dir", u->dir);
+    json_object_update(s, sync);
+    json_decref(sync);
+    return s;
+}
+
+/* Live link state from the daemon, when one runs. */
+static void status_live(unit_t *u, json_t *s)
+{
+    json_t *req = json_pack("{s:s}", "cmd", "link"), *rep = NULL;
+    bool running = ctl_call(u->dir, req, 2000, &rep) == 0;
+    json_decref(req);
+    json_object_set_new(s, "daemon", json_boolean(running));
+    if (running && json_is_true(json_object_get(rep, "configured"))) {
+        json_object_set(s, "upstream_reachable", json_object_get(rep, "reachable"));
+        json_object_set(s, "pending_upstream", json_object_get(rep, "pending_upstream"));
+        json_object_set(s, "link", rep);
+    }
+    json_decref(rep);
 }
 
 static void status_print(json_t *s)
@@ -187,14 +246,29 @@ static void status_print(json_t *s)
     static const char *const rows[][2] = {
         {"head_seq", "own events (head seq)"}, {"events", "events held"},
         {"origins", "origins held"}, {"held", "waiting for a gap"},
-        {"pending_upstream", "pending upstream"}, {"equivocations", "equivocations"},
+        {"pending_upstream", "pending for upstream"}, {"equivocations", "equivocations"},
         {"data_bytes", "data size (bytes)"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         printf("  %-24s %lld\n", rows[i][1],
                (long long)json_integer_value(json_object_get(s, rows[i][0])));
+    printf("  %-24s %lld\n", "events from above", 
+           (long long)json_integer_value(json_object_get(s, "from_above")));
     const char *up = json_string_value(json_object_get(s, "upstream"));
     printf("  %-24s %s\n", "upstream", up && *up ? up : "(none)");
+    json_int_t last = json_integer_value(json_object_get(s, "last_sync_ms"));
+    char when[64] = "never";
+    if (last > 0) {
+        time_t secs = (time_t)(last / 1000);
+        struct tm tm;
+        localtime_r(&secs, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    printf("  %-24s %s\n", "last complete sync", when);
+    json_t *reach = json_object_get(s, "upstream_reachable");
+    printf("  %-24s %s\n", "daemon",
+           !json_is_true(json_object_get(s, "daemon")) ? "not running"
+           : json_is_true(reach) ? "running, hub reachable" : "running, hub NOT reachable");
     printf("  %-24s %s\n", "data directory", json_string_value(json_object_get(s, "dir")));
 }
 
@@ -214,9 +288,11 @@ int cli_cmd_status(const cli_ctx_t *ctx, int argc, char **argv)
     if (!(rc = store_read_begin(u->store, &t)))
         s = status_json(u, t, &rc);
     store_read_end(&t);
-    unit_close(&u);
-    if (!rc && s)
+    if (!rc && s) {
+        status_live(u, s);
         o.json ? print_json(s) : status_print(s);
+    }
+    unit_close(&u);
     json_decref(s);
     return rc ? cli_fail(ctx, rc) : 0;
 }

@@ -3,6 +3,7 @@
  * offline into the local store, and (with the sync issue) syncs it upward.
  */
 #include "common/cli.h"
+#include "node/node.h"
 
 static const cli_cmd_t node_cmds[] = {
     {"init", cli_cmd_init, "create this township's data directory and keys"},
@@ -13,6 +14,8 @@ static const cli_cmd_t node_cmds[] = {
     {"digest", cli_cmd_digest, "per origin: highest contiguous seq and chain head hash"},
     {"deputies", cli_cmd_deputies, "the deputy registry"},
     {"kinds", cli_cmd_kinds, "the event kinds and their fields"},
+    {"run", node_cmd_run, "the sync daemon: keep the link to the district hub up"},
+    {"sync", node_cmd_sync, "sync --once: exchange everything with the hub, then exit"},
     {"config", cli_cmd_config, "show or change settings (upstream, upstream-key...)"},
 };
 

@@ -53,7 +53,7 @@ last_hash=$(tail -n1 "$T/export.jsonl" | jq -r .hash)
 jq -e --arg h "$last_hash" '."hrb/wuchang/shanhe" == {"seq": 4, "head": $h}' "$T/digest.json" \
     >/dev/null || fail "digest: $(cat "$T/digest.json")"
 "$NODE" status --json | jq -e '.origin == "hrb/wuchang/shanhe" and .head_seq == 4 and
-    .events == 4 and .pending_upstream == 0 and .equivocations == 0' >/dev/null \
+    .events == 4 and .pending_upstream == 4 and .equivocations == 0' >/dev/null \
     || fail "status --json"
 "$NODE" deputies --json | jq -e '.[0].deputy == "d001" and .[0].name == "王颖" and
     .[0].status == "in_office"' >/dev/null || fail "deputies"

@@ -1,0 +1,42 @@
+/*
+ * children_int.h -- internals shared by the children_*.c files of the hub.
+ */
+#ifndef LD_HUB_CHILDREN_INT_H
+#define LD_HUB_CHILDREN_INT_H
+
+#include "hub/children.h"
+
+#define CHILD_RID_MAX 256
+
+struct child {
+    char origin[PROTO_ORIGIN_MAX + 1];
+    uint8_t rid[CHILD_RID_MAX];      /* ROUTER routing id of the live session */
+    size_t rid_len;
+    uint64_t session;
+    bool active;
+    bool down_ready;                 /* its SUB subscribed to its topic */
+    char epoch[MSG_EPOCH_MAX + 1];
+    bool epoch_alarm;
+    sync_scope_t scope_in, scope_out;
+    sync_in_t *in;
+    sync_out_t *out;
+    uint64_t connected_ms, last_seen_ms, last_progress_ms, last_saved_ms;
+    uint64_t announced_head, announced_pending, behind_since_ms;
+    uint64_t events_in, batches_rejected;
+    bool touched;                    /* has batches in the current group commit */
+    uint64_t last_batch;             /* the last batch applied in it */
+};
+
+struct pending_batch {
+    child_t *child;
+    zmq_msg_t frame;                 /* the BATCH bytes, moved out of the socket */
+};
+
+/* children_db.c */
+int children_record_put(store_txn_t *t, const char *origin, json_t *rec);
+json_t *children_record_get(store_txn_t *t, const char *origin);
+
+/* children_view.c */
+json_t *child_json(children_t *c, child_t *ch, store_txn_t *t, uint64_t now);
+
+#endif
