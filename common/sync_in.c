@@ -1,0 +1,199 @@
+/*
+ * sync_in.c -- the receiving half of sync (sync.h): takes BATCH messages
+ * strictly in order, judges each as a whole before anything is stored
+ * (every event decodes, every origin is one this link may carry), puts the
+ * events, and acknowledges with the store's real heads after the commit.
+ *
+ * The last ACK is kept, so that a resent batch (SYNC_IN_OLD) is answered by
+ * sending it again: the sender learns where the receiver really is, even
+ * when the ACK that said so first was lost (see sync_out.c on numbering).
+ */
+#include "common/sync.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+struct sync_in {
+    sync_scope_t allowed;
+    bool active;
+    uint64_t session;
+    uint64_t expected;
+    vv_t touched;             /* origins put since sync_in_apply_begin() */
+    buf_t last_ack;
+    msg_vv_builder_t vvb;     /* reused by every ACK */
+};
+
+int sync_in_new(const sync_scope_t *allowed, sync_in_t **out)
+{
+    sync_in_t *i = calloc(1, sizeof *i);
+    if (!i)
+        return err_set(LD_ENOMEM, "sync: out of memory");
+    i->allowed = *allowed;
+    i->expected = 1;
+    *out = i;
+    return 0;
+}
+
+void sync_in_destroy(sync_in_t **p)
+{
+    sync_in_t *i = p ? *p : NULL;
+    if (!i)
+        return;
+    vv_free(&i->touched);
+    buf_free(&i->last_ack);
+    msg_vv_free(&i->vvb);
+    free(i);
+    *p = NULL;
+}
+
+void sync_in_start(sync_in_t *i, uint64_t session)
+{
+    i->active = true;
+    i->session = session;
+    i->expected = 1;
+    vv_clear(&i->touched);
+    buf_reset(&i->last_ack);
+}
+
+/* Every event of the batch decodes and may come over this link. */
+static int check_events(const sync_in_t *i, const msg_t *batch)
+{
+    msg_t m = *batch;
+    mpk_str_t last = {NULL, 0};   /* the origin checked last: runs repeat it */
+    for (uint32_t k = 0; k < m.nevents; k++) {
+        const uint8_t *raw;
+        size_t len;
+        proto_event_t ev;
+        int rc = msg_batch_next(&m, &raw, &len);
+        if (!rc)
+            rc = proto_event_decode(raw, len, 0, &ev);
+        if (rc)
+            return err_wrap(rc, "batch %llu, event %u", (unsigned long long)m.batch, k);
+        if (last.ptr && ev.origin.len == last.len &&
+            memcmp(ev.origin.ptr, last.ptr, last.len) == 0)
+            continue;
+        if (!sync_scope_has(&i->allowed, ev.origin.ptr, ev.origin.len))
+            return err_set(LD_EORIGIN, "batch %llu, event %u (%.*s#%llu): origin '%.*s' "
+                           "may not be sent over this link", (unsigned long long)m.batch, k,
+                           (int)ev.origin.len, ev.origin.ptr, (unsigned long long)ev.seq,
+                           (int)ev.origin.len, ev.origin.ptr);
+        last = ev.origin;
+    }
+    return 0;
+}
+
+int sync_in_check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict)
+{
+    if (batch->type != MSG_T_BATCH)
+        return err_set(LD_EINVAL, "sync: sync_in_check on a message that is not a BATCH");
+    if (!i->active || batch->session != i->session) {
+        *verdict = SYNC_IN_OTHER;
+        return 0;
+    }
+    if (batch->batch != i->expected) {
+        *verdict = batch->batch < i->expected ? SYNC_IN_OLD : SYNC_IN_GAP;
+        return 0;
+    }
+    int rc = check_events(i, batch);
+    if (rc)
+        return rc;
+    *verdict = SYNC_IN_ACCEPT;
+    i->expected++;
+    return 0;
+}
+
+void sync_in_apply_begin(sync_in_t *i)
+{
+    vv_clear(&i->touched);
+}
+
+/* The origin of an event that has passed check_events(): the third element
+ * of its array, read without decoding the rest. */
+static int event_origin(const uint8_t *raw, size_t len, mpk_str_t *origin)
+{
+    mpk_reader_t r;
+    uint32_t n;
+    uint64_t v;
+    mpk_reader_init(&r, raw, len);
+    int rc = mpk_read_array(&r, 255, &n);
+    if (!rc)
+        rc = mpk_read_uint(&r, &v);
+    if (!rc)
+        rc = mpk_read_str(&r, PROTO_ORIGIN_MAX, origin);
+    return rc;
+}
+
+int sync_in_apply(store_txn_t *t, sync_in_t *i, const msg_t *batch, sync_in_counts_t *c)
+{
+    msg_t m = *batch;
+    mpk_str_t last = {NULL, 0};
+    for (uint32_t k = 0; k < m.nevents; k++) {
+        const uint8_t *raw;
+        size_t len;
+        store_put_result_t res;
+        mpk_str_t origin;
+        int rc = msg_batch_next(&m, &raw, &len);
+        if (!rc)
+            rc = store_txn_put(t, raw, len, &res);
+        if (!rc)
+            rc = event_origin(raw, len, &origin);
+        if (rc)
+            return err_wrap(rc, "batch %llu, event %u", (unsigned long long)m.batch, k);
+        if (c) {
+            c->stored += res == STORE_PUT_STORED;
+            c->held += res == STORE_PUT_HELD;
+            c->duplicates += res == STORE_PUT_DUPLICATE;
+            c->equivocations += res == STORE_PUT_EQUIVOCATION;
+        }
+        if (last.ptr && origin.len == last.len && memcmp(origin.ptr, last.ptr, last.len) == 0)
+            continue;
+        if ((rc = vv_raise(&i->touched, origin.ptr, origin.len, 0)))
+            return rc;
+        last = origin;
+    }
+    return 0;
+}
+
+int sync_in_ack(sync_in_t *i, store_t *s, uint64_t batch, buf_t *out)
+{
+    static const uint8_t zero[PROTO_HASH_LEN];
+    store_txn_t *t = NULL;
+    buf_reset(&i->vvb.body);
+    i->vvb.count = 0;
+    int rc = store_read_begin(s, &t);
+    for (size_t k = 0; !rc && k < i->touched.n; k++) {
+        const char *origin = i->touched.e[k].origin;
+        store_head_t h;
+        rc = store_head_get(t, origin, &h);
+        if (rc == LD_ENOTFOUND)   /* all of it held, waiting for a gap */
+            rc = msg_vv_add(&i->vvb, origin, 0, zero);
+        else if (!rc)
+            rc = msg_vv_add(&i->vvb, origin, h.seq, h.hash);
+    }
+    store_read_end(&t);
+    if (rc)
+        return rc;
+    size_t start = out->len;
+    if ((rc = msg_encode_ack(out, i->session, batch, &i->vvb)))
+        return rc;
+    buf_reset(&i->last_ack);
+    return buf_append(&i->last_ack, out->data + start, out->len - start);
+}
+
+int sync_in_nack(const sync_in_t *i, buf_t *out)
+{
+    return msg_encode_nack(out, i->session, i->expected);
+}
+
+uint64_t sync_in_expected(const sync_in_t *i)
+{
+    return i->expected;
+}
+
+void sync_in_last_ack(const sync_in_t *i, const uint8_t **msg, size_t *len)
+{
+    *msg = i->last_ack.len ? i->last_ack.data : NULL;
+    *len = i->last_ack.len;
+}
