@@ -75,9 +75,12 @@ struct zloop {
     int closing_handles;
 };
 
-/* Prepares w to watch `sock` (any ZeroMQ socket type that receives) on
- * `loop`. Fails with -(zmq errno) if ZMQ_FD cannot be read, or a libuv code;
- * on failure nothing needs closing. */
+/* Prepares w to watch `sock` on `loop`. Any socket type may be watched; for
+ * one that never receives (PUB) the watcher still processes the socket's
+ * internal commands (subscriptions) promptly and gives zloop_send(). Fails
+ * with -(zmq errno) if ZMQ_FD cannot be read, -EEXIST if the socket is
+ * already watched on this loop, or another libuv code; on failure nothing
+ * needs closing. */
 int zloop_init(uv_loop_t *loop, zloop_t *w, void *sock);
 
 /* Starts delivering messages to cb. Messages already queued before the call
@@ -133,8 +136,9 @@ const void *zloop_msg_data(zloop_msg_t *m, size_t i, size_t *len);
 
 /* A metadata property of the connection the message came in on ("User-Id",
  * "Peer-Address", "Socket-Type", or an application "X-..." property), taken
- * from the last frame, which is always one that travelled on the wire. NULL
- * if the property is not set. Valid until the callback returns. */
+ * from the last frame, which is always one that travelled on the wire (with
+ * libzmq 4.3.4 the routing-id frame a ROUTER prepends carries no metadata).
+ * NULL if the property is not set. Valid until the callback returns. */
 const char *zloop_msg_gets(zloop_msg_t *m, const char *property);
 
 /* The ZAP-authenticated identity: the User-Id set by the ZAP handler (see

@@ -60,6 +60,13 @@ static void copy_str(char *dst, size_t size, const char *src)
     snprintf(dst, size, "%s", src ? src : "(null)");
 }
 
+/* Every run is bounded: t->data points at the run's `expired` flag. */
+static void on_deadline(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+    uv_stop(t->loop);
+}
+
 /* Binds three sockets to consecutive ephemeral loopback ports (the hub's
  * "one address, three ports" scheme): the first on port 0, the others next
  * to it; retried when a neighbour port is taken. */
@@ -329,13 +336,6 @@ static void on_tick(uv_timer_t *t)
         uv_stop(&s->loop);
 }
 
-static void on_scenario_deadline(uv_timer_t *t)
-{
-    scenario_t *s = t->data;
-    s->expired = true;
-    uv_stop(&s->loop);
-}
-
 /* allow_bad: also put the bad child's key in the allow table (to show that
  * pinning the wrong server key fails even for an allowed key). */
 static void scenario_run(scenario_t *s, bool with_bad, child_kind_t bad_kind, bool allow_bad)
@@ -354,9 +354,10 @@ static void scenario_run(scenario_t *s, bool with_bad, child_kind_t bad_kind, bo
     }
     uv_timer_init(&s->loop, &s->tick);
     uv_timer_init(&s->loop, &s->deadline);
-    s->tick.data = s->deadline.data = s;
+    s->tick.data = s;
+    s->deadline.data = &s->expired;
     uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
-    uv_timer_start(&s->deadline, on_scenario_deadline, DEADLINE_MS, 0);
+    uv_timer_start(&s->deadline, on_deadline, DEADLINE_MS, 0);
     uv_run(&s->loop, UV_RUN_DEFAULT);
 
     uv_close((uv_handle_t *)&s->tick, NULL);
@@ -546,36 +547,68 @@ static void on_reply(zloop_t *w, zloop_msg_t *m)
     uv_stop(&r->loop);
 }
 
-static void on_rfc27_deadline(uv_timer_t *t)
-{
-    rfc27_t *r = t->data;
-    r->expired = true;
-    uv_stop(&r->loop);
-}
+/* One hand-made request: [delimiter, version, request id, domain, address,
+ * routing id, mechanism, credentials]. cred: "KEY" = the 32 raw bytes of key,
+ * "SHORT" = 31 of them, "PLAIN" = user + password frames, "" = none. */
+typedef struct rfc27_case {
+    const char *version, *domain, *mechanism, *cred;
+    bool good_key;
+    const char *code, *user;
+} rfc27_case_t;
 
-/* Sends frames (NULL-terminated list of strings; "\x01KEY" stands for the
- * 32 raw bytes of key, "\x01SHORT" for 31 of them) and waits for a reply. */
-static void ask(rfc27_t *r, const char *key_z85, const char *const *frames)
+static void ask(rfc27_t *r, const rfc27_case_t *c, const char *reqid, const char *key_z85)
 {
     uint8_t raw[32];
     assert_non_null(zmq_z85_decode(raw, key_z85));
-    for (size_t i = 0; frames[i]; i++) {
-        const void *d = frames[i];
-        size_t len = strlen(frames[i]);
-        if (strcmp(frames[i], "\x01KEY") == 0)
-            d = raw, len = 32;
-        else if (strcmp(frames[i], "\x01SHORT") == 0)
-            d = raw, len = 31;
-        int more = frames[i + 1] ? ZMQ_SNDMORE : 0;
-        assert_int_equal(zloop_send(&r->w, d, len, more), 0);
+    zloop_frame_t f[10] = {
+        {"", 0}, {c->version, 3}, {reqid, strlen(reqid)}, {c->domain, strlen(c->domain)},
+        {"10.0.0.8", 8}, {"", 0}, {c->mechanism, strlen(c->mechanism)},
+    };
+    size_t n = 7;
+    if (strcmp(c->cred, "KEY") == 0 || strcmp(c->cred, "SHORT") == 0)
+        f[n++] = (zloop_frame_t){raw, strcmp(c->cred, "KEY") == 0 ? 32 : 31};
+    else if (strcmp(c->cred, "PLAIN") == 0) {
+        f[n++] = (zloop_frame_t){"user", 4};
+        f[n++] = (zloop_frame_t){"pass", 4};
     }
+    assert_int_equal(zloop_sendv(&r->w, f, n), 0);
     r->frames = 0;
     r->code[0] = r->user[0] = r->reqid[0] = '\0';
-    uv_timer_start(&r->deadline, on_rfc27_deadline, DEADLINE_MS, 0);
+    uv_timer_start(&r->deadline, on_deadline, DEADLINE_MS, 0);
     uv_run(&r->loop, UV_RUN_DEFAULT);
     uv_timer_stop(&r->deadline);
     assert_false(r->expired);
     assert_int_equal(r->frames, 7);
+    assert_string_equal(r->reqid, reqid);
+    assert_string_equal(r->code, c->code);
+    assert_string_equal(r->user, c->user);
+}
+
+static const rfc27_case_t rfc27_cases[] = {
+    {"1.0", DOMAIN, "CURVE", "KEY", true, "200", GOOD_ORIGIN},
+    {"1.0", DOMAIN, "CURVE", "KEY", false, "400", ""},      /* unknown key */
+    {"1.0", DOMAIN, "PLAIN", "PLAIN", true, "400", ""},
+    {"1.0", DOMAIN, "NULL", "", true, "400", ""},
+    {"2.0", DOMAIN, "CURVE", "KEY", true, "400", ""},       /* bad version */
+    {"1.0", DOMAIN, "CURVE", "SHORT", true, "400", ""},     /* 31-byte key */
+    {"1.0", "elsewhere", "CURVE", "KEY", true, "400", ""},  /* other domain */
+};
+
+static void rfc27_open(rfc27_t *r, const keys_t *good)
+{
+    r->ctx = zmq_ctx_new();
+    assert_int_equal(uv_loop_init(&r->loop), 0);
+    uv_timer_init(&r->loop, &r->deadline);
+    r->deadline.data = &r->expired;
+    assert_int_equal(zap_init(&r->loop, &r->zap, r->ctx), 0);
+    assert_int_equal(zap_set_domain(&r->zap, DOMAIN), 0);
+    assert_int_equal(zap_allow(&r->zap, GOOD_ORIGIN, good->public), 0);
+    assert_int_equal(zap_start(&r->zap), 0);
+    r->client = socket_new(r->ctx, ZMQ_DEALER);
+    assert_int_equal(zmq_connect(r->client, ZAP_ENDPOINT), 0);
+    assert_int_equal(zloop_init(&r->loop, &r->w, r->client), 0);
+    r->w.data = r;
+    assert_int_equal(zloop_start(&r->w, on_reply), 0);
 }
 
 static void test_zap_rfc27_requests(void **state)
@@ -583,73 +616,35 @@ static void test_zap_rfc27_requests(void **state)
     (void)state;
     rfc27_t *r = calloc(1, sizeof *r);
     keys_t good, unknown;
+    char reqid[16];
     new_keys(&good);
     new_keys(&unknown);
-    r->ctx = zmq_ctx_new();
-    assert_int_equal(uv_loop_init(&r->loop), 0);
-    uv_timer_init(&r->loop, &r->deadline);
-    r->deadline.data = r;
-    assert_int_equal(zap_init(&r->loop, &r->zap, r->ctx), 0);
-    assert_int_equal(zap_set_domain(&r->zap, DOMAIN), 0);
-    assert_int_equal(zap_allow(&r->zap, GOOD_ORIGIN, good.public), 0);
-    assert_int_equal(zap_start(&r->zap), 0);
-    r->client = socket_new(r->ctx, ZMQ_DEALER);
-    assert_int_equal(zmq_connect(r->client, ZAP_ENDPOINT), 0);
-    assert_int_equal(zloop_init(&r->loop, &r->w, r->client), 0);
-    r->w.data = r;
-    assert_int_equal(zloop_start(&r->w, on_reply), 0);
+    rfc27_open(r, &good);
 
-    const char *allowed[] = {"", "1.0", "r1", DOMAIN, "10.0.0.7", "", "CURVE", "\x01KEY", NULL};
-    ask(r, good.public, allowed);
-    assert_string_equal(r->reqid, "r1");
-    assert_string_equal(r->code, "200");
-    assert_string_equal(r->user, GOOD_ORIGIN);
-
-    const char *unknown_key[] = {"", "1.0", "r2", DOMAIN, "10.0.0.8", "", "CURVE", "\x01KEY", NULL};
-    ask(r, unknown.public, unknown_key);
-    assert_string_equal(r->reqid, "r2");
-    assert_string_equal(r->code, "400");
-    assert_string_equal(r->user, "");
-    assert_string_equal(r->zap.last_refused_key, unknown.public);
+    for (size_t i = 0; i < sizeof rfc27_cases / sizeof rfc27_cases[0]; i++) {
+        const rfc27_case_t *c = &rfc27_cases[i];
+        snprintf(reqid, sizeof reqid, "r%zu", i);
+        ask(r, c, reqid, c->good_key ? good.public : unknown.public);
+    }
+    assert_string_equal(r->zap.last_refused_mechanism, "CURVE");
     assert_string_equal(r->zap.last_refused_address, "10.0.0.8");
-
-    const char *plain[] = {"", "1.0", "r3", DOMAIN, "10.0.0.9", "", "PLAIN", "user", "pass", NULL};
-    ask(r, good.public, plain);
-    assert_string_equal(r->code, "400");
-    assert_string_equal(r->zap.last_refused_mechanism, "PLAIN");
+    ask(r, &rfc27_cases[1], "unknown", unknown.public);
+    assert_string_equal(r->zap.last_refused_key, unknown.public);
+    ask(r, &rfc27_cases[2], "plain", good.public);
     assert_string_equal(r->zap.last_refused_key, "");
+    assert_string_equal(r->zap.last_refused_mechanism, "PLAIN");
 
-    const char *null_mech[] = {"", "1.0", "r4", DOMAIN, "10.0.0.9", "", "NULL", NULL};
-    ask(r, good.public, null_mech);
-    assert_string_equal(r->code, "400");
-
-    const char *version[] = {"", "2.0", "r5", DOMAIN, "10.0.0.9", "", "CURVE", "\x01KEY", NULL};
-    ask(r, good.public, version);
-    assert_string_equal(r->code, "400");
-
-    const char *short_key[] = {"", "1.0", "r6", DOMAIN, "10.0.0.9", "", "CURVE", "\x01SHORT", NULL};
-    ask(r, good.public, short_key);
-    assert_string_equal(r->code, "400");
-
-    const char *other_domain[] = {"", "1.0", "r7", "elsewhere", "10.0.0.9", "", "CURVE", "\x01KEY", NULL};
-    ask(r, good.public, other_domain);
-    assert_string_equal(r->code, "400");
-    assert_int_equal(zap_set_domain(&r->zap, NULL), 0);     /* any domain */
-    const char *any_domain[] = {"", "1.0", "r8", "elsewhere", "10.0.0.9", "", "CURVE", "\x01KEY", NULL};
-    ask(r, good.public, any_domain);
-    assert_string_equal(r->code, "200");
+    /* Any domain once the filter is lifted. */
+    assert_int_equal(zap_set_domain(&r->zap, NULL), 0);
+    rfc27_case_t any = rfc27_cases[6];
+    any.code = "200", any.user = GOOD_ORIGIN;
+    ask(r, &any, "any", good.public);
 
     /* Not a request at all (no delimiter): no answer; the next one is. */
-    const char *junk[] = {"junk", NULL};
-    const char *after[] = {"", "1.0", "r9", DOMAIN, "10.0.0.9", "", "CURVE", "\x01KEY", NULL};
-    for (size_t i = 0; junk[i]; i++)
-        assert_int_equal(zloop_send(&r->w, junk[i], strlen(junk[i]), 0), 0);
-    ask(r, good.public, after);
-    assert_string_equal(r->reqid, "r9");
-    assert_string_equal(r->code, "200");
-
+    assert_int_equal(zloop_send(&r->w, "junk", 4, 0), 0);
+    ask(r, &rfc27_cases[0], "after-junk", good.public);
     assert_int_equal(r->zap.accepted, 3);
-    assert_int_equal(r->zap.refused, 6);
+    assert_int_equal(r->zap.refused, 8);
 
     zloop_close(&r->w, NULL);
     zmq_close(r->client);
@@ -697,13 +692,6 @@ static void on_solo_tick(uv_timer_t *t)
         uv_stop(&s->loop);
 }
 
-static void on_solo_deadline(uv_timer_t *t)
-{
-    solo_t *s = t->data;
-    s->expired = true;
-    uv_stop(&s->loop);
-}
-
 /* A hub ROUTER with no ZAP handler in its context, guarded by zap_guard() or
  * not; a CURVE child whose key nobody allowed. */
 static void solo_run(solo_t *s, bool guarded)
@@ -746,9 +734,10 @@ static void solo_run(solo_t *s, bool guarded)
     assert_int_equal(zmq_connect(s->dealer, ep), 0);
     uv_timer_init(&s->loop, &s->tick);
     uv_timer_init(&s->loop, &s->deadline);
-    s->tick.data = s->deadline.data = s;
+    s->tick.data = s;
+    s->deadline.data = &s->expired;
     uv_timer_start(&s->tick, on_solo_tick, TICK_MS, TICK_MS);
-    uv_timer_start(&s->deadline, on_solo_deadline, DEADLINE_MS, 0);
+    uv_timer_start(&s->deadline, on_deadline, DEADLINE_MS, 0);
     uv_run(&s->loop, UV_RUN_DEFAULT);
 
     uv_close((uv_handle_t *)&s->tick, NULL);
@@ -820,13 +809,6 @@ static void on_deny_tick(uv_timer_t *t)
         uv_stop(&r->loop);
 }
 
-static void on_deny_deadline(uv_timer_t *t)
-{
-    denyrun_t *r = t->data;
-    r->expired = true;
-    uv_stop(&r->loop);
-}
-
 /* zap_deny() refuses new connections of the key, but the connection that is
  * already up keeps delivering, still stamped with the origin: the sync code
  * must check zap_origin_allowed(User-Id) per message. */
@@ -844,9 +826,10 @@ static void test_zap_deny_affects_new_connections_only(void **state)
     assert_int_equal(zmq_connect(r->d1, r->hub.ep[H_ROUTER]), 0);
     uv_timer_init(&r->loop, &r->tick);
     uv_timer_init(&r->loop, &r->deadline);
-    r->tick.data = r->deadline.data = r;
+    r->tick.data = r;
+    r->deadline.data = &r->expired;
     uv_timer_start(&r->tick, on_deny_tick, TICK_MS, TICK_MS);
-    uv_timer_start(&r->deadline, on_deny_deadline, DEADLINE_MS, 0);
+    uv_timer_start(&r->deadline, on_deadline, DEADLINE_MS, 0);
     uv_run(&r->loop, UV_RUN_DEFAULT);
 
     assert_false(r->expired);
