@@ -62,6 +62,12 @@ int cli_open(const cli_ctx_t *ctx, const char *opt_dir, struct unit **out);
  * two, measured with wcwidth), then a space. */
 void cli_print_cell(FILE *f, const char *s, int width);
 
+/* Z85 keys may begin with '-', which getopt would take for options. Removes
+ * from argv[1..] every element that is a valid Z85 public key beginning with
+ * '-' and returns it (at most one) in *key, so the caller can append it to
+ * the operands; *argc shrinks accordingly. */
+void cli_take_dash_key(int *argc, char **argv, const char **key);
+
 /* True if stderr is a terminal (progress output is shown only then). */
 bool cli_progress_wanted(void);
 

@@ -4,6 +4,7 @@
  */
 #include "common/cli.h"
 #include "common/err.h"
+#include "common/keys.h"
 #include "common/log.h"
 #include "common/unit.h"
 
@@ -66,6 +67,19 @@ void cli_print_cell(FILE *f, const char *s, int width)
         p += n;
     }
     fprintf(f, "%s%*s ", s, width > cols ? width - cols : 0, "");
+}
+
+void cli_take_dash_key(int *argc, char **argv, const char **key)
+{
+    *key = NULL;
+    for (int i = 1; i < *argc; i++) {
+        if (argv[i][0] != '-' || !keys_valid_public(argv[i]) || *key)
+            continue;
+        *key = argv[i];
+        memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof *argv);
+        (*argc)--;
+        i--;
+    }
 }
 
 bool cli_progress_wanted(void) { return isatty(STDERR_FILENO); }

@@ -163,8 +163,9 @@ int cli_cmd_config(const cli_ctx_t *ctx, int argc, char **argv)
         {"dir", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *dir = NULL;
+    const char *dir = NULL, *dash_key;
     int c;
+    cli_take_dash_key(&argc, argv, &dash_key);
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'd')
             dir = optarg;
@@ -180,7 +181,13 @@ int cli_cmd_config(const cli_ctx_t *ctx, int argc, char **argv)
     int rc = cli_open(ctx, dir, &u);
     if (rc)
         return cli_fail(ctx, rc);
-    rc = config_run(ctx, u, argc - optind, argv + optind);
+    char *ops[8];
+    int nops = 0;
+    for (int i = optind; i < argc && nops < 7; i++)
+        ops[nops++] = argv[i];
+    if (dash_key)
+        ops[nops++] = (char *)dash_key;
+    rc = config_run(ctx, u, nops, ops);
     unit_close(&u);
     return rc;
 }

@@ -22,7 +22,10 @@
 
 #include "common/err.h"
 
-#define DEFAULT_MAP_SIZE ((size_t)64 << 20)
+/* 1 GiB of address space, not of disk: the file grows only as pages are
+ * written. Starting small would make a big import re-run its transaction
+ * at every doubling. */
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 /* Doublings one store_write may do: from 64 KiB that is far past any disk,
  * so hitting it means something is wrong rather than merely big. */
 #define MAX_GROWTH       40

@@ -42,7 +42,7 @@ typedef struct store store_t;
 typedef struct store_txn store_txn_t;
 
 typedef struct store_opts {
-    size_t map_size;          /* initial map size in bytes; 0: 64 MiB */
+    size_t map_size;          /* initial map size in bytes; 0: 1 GiB (address space, not disk) */
     hlc_clock_fn clock;       /* NULL: the real clock */
     void *clock_arg;
 } store_opts_t;

@@ -91,6 +91,9 @@ int sync_out_pump(sync_out_t *o, sync_send_fn send, void *arg, uint64_t now_ms);
 int sync_out_ack(sync_out_t *o, const msg_t *ack, uint64_t now_ms);
 /* A NACK: the receiver expects batch `expected`; rewind and resend. */
 int sync_out_nack(sync_out_t *o, const msg_t *nack, uint64_t now_ms);
+/* Rewinds at once, as a timeout would: for when the link knows that what is
+ * in flight was lost (the receiver's data socket only now connected). */
+void sync_out_rewind(sync_out_t *o, uint64_t now_ms);
 /* Timer: rewinds if no ACK progress for timeout_ms with batches in flight. */
 void sync_out_tick(sync_out_t *o, uint64_t now_ms);
 

@@ -87,7 +87,7 @@ struct sync_out {
     uint64_t session;
     vv_t acked, sent;
     uint64_t next_batch, acked_batch, max_sent, rewound_to;
-    uint64_t progress_ms;      /* last ACK progress (or start, or rewind) */
+    uint64_t progress_ms;      /* last ACK progress (or session start) */
     slot_t *ring;
     unsigned head, count;      /* oldest in-flight slot, slots in flight */
     uint64_t pending, events_sent, resends;
@@ -176,13 +176,16 @@ static void sent_lower_to_acked(sync_out_t *o)
     }
 }
 
-static void rewind_to(sync_out_t *o, uint64_t r, uint64_t now_ms)
+/* Empties the ring and continues at batch r from the acknowledged heads.
+ * The clock is left alone: the next timeout counts from the send time of
+ * the next batch, so a caller that forces a rewind with a far-future `now`
+ * (tick(UINT64_MAX / 2)) does not switch timeouts off. */
+static void rewind_to(sync_out_t *o, uint64_t r)
 {
     o->head = o->count = 0;
     o->acked_batch = r - 1;
     o->next_batch = r;
     o->rewound_to = r;
-    o->progress_ms = now_ms;
     o->resends++;
     sent_lower_to_acked(o);
 }
@@ -424,9 +427,10 @@ int sync_out_nack(sync_out_t *o, const msg_t *nack, uint64_t now_ms)
     if (!o->active || nack->type != MSG_T_NACK || nack->session != o->session)
         return 0;
     uint64_t x = nack->batch;
+    (void)now_ms;
     if (x <= o->acked_batch || x > o->max_sent || x == o->rewound_to)
         return 0;
-    rewind_to(o, x, now_ms);
+    rewind_to(o, x);
     return 0;
 }
 
@@ -438,7 +442,7 @@ void sync_out_tick(sync_out_t *o, uint64_t now_ms)
     if (o->progress_ms > base)
         base = o->progress_ms;
     if (now_ms > base && now_ms - base > o->timeout_ms)
-        rewind_to(o, o->acked_batch + 1, now_ms);
+        rewind_to(o, o->acked_batch + 1);
 }
 
 /* ---- status ---- */
@@ -464,4 +468,11 @@ bool sync_out_done(const sync_out_t *o)
 const vv_t *sync_out_acked(const sync_out_t *o)
 {
     return &o->acked;
+}
+
+void sync_out_rewind(sync_out_t *o, uint64_t now_ms)
+{
+    (void)now_ms;
+    if (o->active && o->count)
+        rewind_to(o, o->acked_batch + 1);
 }

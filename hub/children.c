@@ -466,7 +466,7 @@ static void on_xpub(zloop_t *w, zloop_msg_t *zm)
     if (ch && ch->active) {
         ch->down_ready = true;
         /* What was sent before the subscription arrived was dropped: resend. */
-        sync_out_tick(ch->out, UINT64_MAX / 2);
+        sync_out_rewind(ch->out, now_ms(c));
         pump_child(c, ch);
     }
 }

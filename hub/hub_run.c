@@ -218,7 +218,8 @@ static int simple_opts(const cli_ctx_t *ctx, const char *cmd, const char *help, 
 
 int hub_cmd_allow(const cli_ctx_t *ctx, int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *dash_key;
+    cli_take_dash_key(&argc, argv, &dash_key);
     int ret = simple_opts(ctx, "allow", "usage: %s allow [--dir DIR] ORIGIN PUBKEY\n\n"
                           "Admits a child (a township, or a district under the city) with the\n"
                           "public key its `init` printed. It may then send the events of its\n"
@@ -226,9 +227,9 @@ int hub_cmd_allow(const cli_ctx_t *ctx, int argc, char **argv)
                           argc, argv, &dir, NULL);
     if (ret >= 0)
         return ret;
-    if (optind + 2 != argc)
+    if (optind + 2 - (dash_key != NULL) != argc)
         return cli_usage_error(ctx, "allow", "expected ORIGIN PUBKEY");
-    const char *origin = argv[optind], *key = argv[optind + 1];
+    const char *origin = argv[optind], *key = dash_key ? dash_key : argv[optind + 1];
     if (!proto_origin_valid(origin, strlen(origin)))
         return cli_usage_error(ctx, "allow", "'%s' is not a valid unit id", origin);
     if (!keys_valid_public(key))
