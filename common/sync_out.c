@@ -445,6 +445,14 @@ void sync_out_tick(sync_out_t *o, uint64_t now_ms)
         rewind_to(o, o->acked_batch + 1);
 }
 
+/* As a timeout would, but now: the link knows what is in flight was lost. */
+void sync_out_rewind(sync_out_t *o, uint64_t now_ms)
+{
+    (void)now_ms;
+    if (o->active && o->count)
+        rewind_to(o, o->acked_batch + 1);
+}
+
 /* ---- status ---- */
 
 void sync_out_stats(const sync_out_t *o, sync_out_stats_t *out)
@@ -468,11 +476,4 @@ bool sync_out_done(const sync_out_t *o)
 const vv_t *sync_out_acked(const sync_out_t *o)
 {
     return &o->acked;
-}
-
-void sync_out_rewind(sync_out_t *o, uint64_t now_ms)
-{
-    (void)now_ms;
-    if (o->active && o->count)
-        rewind_to(o, o->acked_batch + 1);
 }

@@ -813,97 +813,93 @@ static void encode_decode_ack(buf_t *b, msg_t *m, uint64_t session, uint64_t bat
     msg_vv_free(&vv);
 }
 
-static void test_sync_out_numbering_rules(void **state)
+static void encode_decode_nack(buf_t *b, msg_t *m, uint64_t session, uint64_t expected)
 {
-    fx_t *f = *state;
-    store_t *child = make_child(f, 100, 0, 0);
+    buf_reset(b);
+    assert_int_equal(msg_encode_nack(b, session, expected), 0);
+    assert_int_equal(msg_decode(b->data, b->len, m), 0);
+}
+
+static sync_out_stats_t stats_of(const sync_out_t *o)
+{
+    sync_out_stats_t st;
+    sync_out_stats(o, &st);
+    return st;
+}
+
+/* A sender over 100 events, window 3 of 10 events, timeout 1000 ms,
+ * session 5, with its first window pumped at time 0 into q. */
+static sync_out_t *hand_sender(fx_t *f, store_t **child, queue_t *q)
+{
+    *child = make_child(f, 100, 0, 0);
     sync_scope_t sc = up_scope();
     sync_out_opts_t o = {3, 10, 1000};
     sync_out_t *out;
+    assert_int_equal(sync_out_new(*child, &sc, &o, &out), 0);
+    assert_int_equal(sync_out_pump(out, collect_cb, q, 0), 0);   /* not started */
+    assert_int_equal(q->n, 0);
+    assert_int_equal(sync_out_start(out, 5, NULL, 0), 0);
+    assert_int_equal(sync_out_pump(out, collect_cb, q, 0), 0);
+    assert_int_equal(q->n, 3);                                   /* the window */
+    assert_int_equal(stats_of(out).pending, 100);
+    assert_int_equal(stats_of(out).next_batch, 4);
+    return out;
+}
+
+/* The first event of the BATCH in q->p[i]: its batch number and seq. */
+static void first_event(const queue_t *q, size_t i, uint64_t *batch, uint64_t *seq)
+{
+    msg_t m;
+    const uint8_t *raw;
+    size_t len;
+    proto_event_t ev;
+    assert_int_equal(msg_decode(q->p[i].data, q->p[i].len, &m), 0);
+    assert_int_equal(msg_batch_next(&m, &raw, &len), 0);
+    assert_int_equal(proto_event_decode(raw, len, 0, &ev), 0);
+    *batch = m.batch;
+    *seq = ev.seq;
+}
+
+static void test_sync_out_ack_rules(void **state)
+{
+    store_t *child;
     queue_t q = {0};
     buf_t b = BUF_INIT;
     msg_t m;
-    sync_out_stats_t st;
-    assert_int_equal(sync_out_new(child, &sc, &o, &out), 0);
-    assert_int_equal(sync_out_pump(out, collect_cb, &q, 0), 0);   /* not started */
-    assert_int_equal(q.n, 0);
-    assert_int_equal(sync_out_start(out, 5, NULL, 0), 0);
-    assert_int_equal(sync_out_pump(out, collect_cb, &q, 0), 0);
-    assert_int_equal(q.n, 3);                       /* the window */
-    sync_out_stats(out, &st);
-    assert_int_equal(st.pending, 100);
-    assert_int_equal(st.next_batch, 4);
+    sync_out_t *out = hand_sender(*state, &child, &q);
 
     encode_decode_ack(&b, &m, 4, 1, 10);             /* another session */
     assert_int_equal(sync_out_ack(out, &m, 10), 0);
     encode_decode_ack(&b, &m, 5, 9, 90);             /* a batch never sent */
     assert_int_equal(sync_out_ack(out, &m, 10), 0);
-    sync_out_stats(out, &st);
-    assert_int_equal(st.inflight, 3);
+    assert_int_equal(stats_of(out).inflight, 3);
     assert_int_equal(vv_get(sync_out_acked(out), CHILD, strlen(CHILD)), 0);
 
     encode_decode_ack(&b, &m, 5, 2, 20);             /* cumulative: 1 and 2 */
     assert_int_equal(sync_out_ack(out, &m, 10), 0);
-    sync_out_stats(out, &st);
-    assert_int_equal(st.inflight, 1);
+    assert_int_equal(stats_of(out).inflight, 1);
+    assert_int_equal(vv_get(sync_out_acked(out), CHILD, strlen(CHILD)), 20);
+    encode_decode_ack(&b, &m, 5, 1, 5);              /* late and lower: never lowers */
+    assert_int_equal(sync_out_ack(out, &m, 11), 0);
     assert_int_equal(vv_get(sync_out_acked(out), CHILD, strlen(CHILD)), 20);
 
-    /* A stale NACK (for a batch already acknowledged) is ignored. */
-    buf_reset(&b);
-    assert_int_equal(msg_encode_nack(&b, 5, 2), 0);
-    assert_int_equal(msg_decode(b.data, b.len, &m), 0);
+    encode_decode_nack(&b, &m, 5, 2);                /* stale: already acknowledged */
     assert_int_equal(sync_out_nack(out, &m, 20), 0);
-    sync_out_stats(out, &st);
-    assert_int_equal(st.resends, 0);
+    encode_decode_nack(&b, &m, 5, 4);                /* a batch never sent */
+    assert_int_equal(sync_out_nack(out, &m, 20), 0);
+    assert_int_equal(stats_of(out).resends, 0);
 
-    /* No timeout before timeout_ms without progress; a rewind after. */
-    sync_out_tick(out, 1000);
-    sync_out_stats(out, &st);
-    assert_int_equal(st.resends, 0);
-    sync_out_tick(out, 1011);
-    sync_out_stats(out, &st);
-    assert_int_equal(st.resends, 1);
-    assert_int_equal(st.inflight, 0);
-    assert_int_equal(st.next_batch, 3);
-    /* An ACK from further on: the receiver had applied batch 3 before the
-     * rewind, its ACK was late. Numbering follows it. */
-    encode_decode_ack(&b, &m, 5, 3, 30);
-    assert_int_equal(sync_out_ack(out, &m, 1015), 0);
-    sync_out_stats(out, &st);
-    assert_int_equal(st.next_batch, 4);
+    /* The last batch acknowledged with a lower head than it carried (the
+     * receiver dropped it as already applied): those events go again. */
+    encode_decode_ack(&b, &m, 5, 3, 25);
+    assert_int_equal(sync_out_ack(out, &m, 30), 0);
+    assert_int_equal(stats_of(out).inflight, 0);
     q_free(&q);
-    assert_int_equal(sync_out_pump(out, collect_cb, &q, 1020), 0);
-    assert_int_equal(q.n, 3);
-    assert_int_equal(msg_decode(q.p[0].data, q.p[0].len, &m), 0);
-    assert_int_equal(m.batch, 4);
-    const uint8_t *raw;
-    size_t len;
-    proto_event_t ev;
-    assert_int_equal(msg_batch_next(&m, &raw, &len), 0);
-    assert_int_equal(proto_event_decode(raw, len, 0, &ev), 0);
-    assert_int_equal(ev.seq, 31);                   /* from the acknowledged head */
-
-    buf_reset(&b);
-    assert_int_equal(msg_encode_nack(&b, 5, 3), 0);  /* stale now */
-    assert_int_equal(msg_decode(b.data, b.len, &m), 0);
-    assert_int_equal(sync_out_nack(out, &m, 1020), 0);
-    sync_out_stats(out, &st);
-    assert_int_equal(st.resends, 1);
-    assert_int_equal(st.inflight, 3);
-
-    /* A NACK: rewind to what the receiver expects. */
-    buf_reset(&b);
-    assert_int_equal(msg_encode_nack(&b, 5, 5), 0);
-    assert_int_equal(msg_decode(b.data, b.len, &m), 0);
-    assert_int_equal(sync_out_nack(out, &m, 1030), 0);
-    sync_out_stats(out, &st);
-    assert_int_equal(st.resends, 2);
-    assert_int_equal(st.inflight, 0);
-    assert_int_equal(st.next_batch, 5);
-    /* ...and its echoes are ignored. */
-    assert_int_equal(sync_out_nack(out, &m, 1031), 0);
-    sync_out_stats(out, &st);
-    assert_int_equal(st.resends, 2);
+    assert_int_equal(sync_out_pump(out, collect_cb, &q, 30), 0);
+    uint64_t batch, seq;
+    first_event(&q, 0, &batch, &seq);
+    assert_int_equal(batch, 4);
+    assert_int_equal(seq, 26);
 
     sync_out_stop(out);
     sync_out_tick(out, 100000);
@@ -911,6 +907,70 @@ static void test_sync_out_numbering_rules(void **state)
     q_free(&q);
     buf_free(&b);
     sync_out_destroy(&out);
+    sync_out_destroy(&out);
+    store_close(&child);
+}
+
+static void test_sync_out_rewind_rules(void **state)
+{
+    store_t *child;
+    queue_t q = {0};
+    buf_t b = BUF_INIT;
+    msg_t m;
+    uint64_t batch, seq;
+    sync_out_t *out = hand_sender(*state, &child, &q);
+    encode_decode_ack(&b, &m, 5, 2, 20);
+    assert_int_equal(sync_out_ack(out, &m, 10), 0);
+
+    /* No timeout before timeout_ms without progress; a rewind after. */
+    sync_out_tick(out, 1010);
+    assert_int_equal(stats_of(out).resends, 0);
+    sync_out_tick(out, 1011);
+    assert_int_equal(stats_of(out).resends, 1);
+    assert_int_equal(stats_of(out).inflight, 0);
+    assert_int_equal(stats_of(out).next_batch, 3);
+
+    /* An ACK from further on: the receiver had applied batch 3 before the
+     * rewind, and its ACK was late. Numbering follows it. */
+    encode_decode_ack(&b, &m, 5, 3, 30);
+    assert_int_equal(sync_out_ack(out, &m, 1015), 0);
+    assert_int_equal(stats_of(out).next_batch, 4);
+    q_free(&q);
+    assert_int_equal(sync_out_pump(out, collect_cb, &q, 1020), 0);
+    assert_int_equal(q.n, 3);
+    first_event(&q, 0, &batch, &seq);
+    assert_int_equal(batch, 4);
+    assert_int_equal(seq, 31);                       /* from the acknowledged head */
+
+    /* A NACK: rewind to what the receiver expects; its echoes are ignored. */
+    encode_decode_nack(&b, &m, 5, 5);
+    assert_int_equal(sync_out_nack(out, &m, 1030), 0);
+    assert_int_equal(stats_of(out).resends, 2);
+    assert_int_equal(stats_of(out).inflight, 0);
+    assert_int_equal(stats_of(out).next_batch, 5);
+    assert_int_equal(sync_out_nack(out, &m, 1031), 0);
+    assert_int_equal(stats_of(out).resends, 2);
+
+    /* A forced rewind (the link saw its data path connect only now) with a
+     * far-future clock must not switch later timeouts off. */
+    q_free(&q);
+    assert_int_equal(sync_out_pump(out, collect_cb, &q, 2000), 0);
+    assert_int_equal(q.n, 3);
+    sync_out_tick(out, UINT64_MAX / 2);
+    assert_int_equal(stats_of(out).resends, 3);
+    sync_out_rewind(out, 2001);                     /* nothing in flight: no-op */
+    assert_int_equal(stats_of(out).resends, 3);
+    q_free(&q);
+    assert_int_equal(sync_out_pump(out, collect_cb, &q, 3000), 0);
+    sync_out_rewind(out, 3001);
+    assert_int_equal(stats_of(out).resends, 4);
+    assert_int_equal(sync_out_pump(out, collect_cb, &q, 4000), 0);
+    sync_out_tick(out, 4900);
+    assert_int_equal(stats_of(out).resends, 4);
+    sync_out_tick(out, 5001);
+    assert_int_equal(stats_of(out).resends, 5);
+    q_free(&q);
+    buf_free(&b);
     sync_out_destroy(&out);
     store_close(&child);
 }
@@ -1065,7 +1125,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_wiped_parent_is_refilled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_rejects_origin_outside_scope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_rejects_corrupted_event, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sync_out_numbering_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_out_ack_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_out_rewind_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_in_verdicts, setup, teardown),
         cmocka_unit_test(test_sync_scope_down),
         cmocka_unit_test_setup_teardown(test_sync_downward_exact_scope, setup, teardown),
