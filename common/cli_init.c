@@ -5,17 +5,19 @@
 #include "common/cli.h"
 #include "common/err.h"
 #include "common/keys.h"
+#include "common/sync_once.h"
 #include "common/unit.h"
 
 #include <getopt.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void init_help(const cli_ctx_t *ctx, FILE *f)
 {
     fprintf(f,
         "usage: %s init --dir DIR --id ID --name NAME --type TYPE [--upstream ENDPOINT\n"
-        "       --upstream-key KEY]%s [--json]\n\n"
+        "       --upstream-key KEY]%s [--restore [--timeout S]] [--json]\n\n"
         "Creates the data directory DIR (it must not exist or be empty): the config file,\n"
         "the store, and a CurveZMQ key pair; records `unit.registered` as event 1 and\n"
         "prints the public key to give to the parent hub (`liandong-hub allow ID KEY`).\n\n"
@@ -25,6 +27,10 @@ static void init_help(const cli_ctx_t *ctx, FILE *f)
         "  --upstream ENDPOINT  the parent hub, tcp://HOST:PORT\n"
         "  --upstream-key KEY   the parent hub's public key (pinned)\n"
         "%s"
+        "  --restore            this unit existed before (a reinstalled PC): fetch its\n"
+        "                       own log back from the parent hub before anything is\n"
+        "                       recorded, so its sequence numbers are never reused\n"
+        "  --timeout S          how long --restore may take (default 60)\n"
         "  --json               print {\"origin\", \"public_key\", \"epoch\"}\n",
         ctx->prog, ctx->hub ? " [--listen ENDPOINT]" : "",
         ctx->hub ? "hrb/wuchang" : "hrb/wuchang/shanhe", ctx->hub ? "五常市" : "山河镇",
@@ -69,6 +75,26 @@ static int init_print(const cli_ctx_t *ctx, unit_t *u, int json)
     return 0;
 }
 
+/* Fetches this unit's own log back from its hub (a reinstalled PC): until
+ * that is done, nothing may be recorded here, or the chain would fork. */
+static int init_restore(const cli_ctx_t *ctx, const char *dir, const char *id, double timeout)
+{
+    sync_once_opts_t so = {.timeout_s = timeout, .restore = true,
+                           .progress = cli_progress_wanted()};
+    sync_once_result_t res = {0};
+    fprintf(stderr, "restoring %s from its hub (the hub must allow the key above)...\n", id);
+    int rc = sync_once(dir, &so, &res);
+    if (rc) {
+        fprintf(stderr, "%s: restore not finished: %s\n"
+                "  once the hub allows this key (liandong-hub allow %s KEY), finish it with:\n"
+                "  %s sync --once --dir %s\n", ctx->prog, err_msg(), id, ctx->prog, dir);
+        return 1;
+    }
+    fprintf(stderr, "restored: %llu events back from the hub\n",
+            (unsigned long long)res.received);
+    return 0;
+}
+
 int cli_cmd_init(const cli_ctx_t *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -76,11 +102,14 @@ int cli_cmd_init(const cli_ctx_t *ctx, int argc, char **argv)
         {"name", required_argument, NULL, 'n'}, {"type", required_argument, NULL, 't'},
         {"upstream", required_argument, NULL, 'u'}, {"upstream-key", required_argument, NULL, 'k'},
         {"listen", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'j'},
+        {"restore", no_argument, NULL, 'r'}, {"timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     unit_create_opts_t o = {0};
     const char *dir = NULL;
     int json = 0, c;
+    double timeout = 60;
+    char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
@@ -95,6 +124,12 @@ int cli_cmd_init(const cli_ctx_t *ctx, int argc, char **argv)
             o.listen = optarg;
             break;
         case 'j': json = 1; break;
+        case 'r': o.restore = true; break;
+        case 'T':
+            timeout = strtod(optarg, &end);
+            if (*end || timeout <= 0)
+                return cli_usage_error(ctx, "init", "--timeout takes seconds");
+            break;
         case 'h': init_help(ctx, stdout); return 0;
         default: return cli_usage_error(ctx, "init", "bad option");
         }
@@ -103,6 +138,9 @@ int cli_cmd_init(const cli_ctx_t *ctx, int argc, char **argv)
         return cli_usage_error(ctx, "init", "unexpected argument '%s'", argv[optind]);
     if (!o.id || !o.name || !o.type)
         return cli_usage_error(ctx, "init", "--id, --name and --type are required");
+    if (o.restore && (!o.upstream || !o.upstream_key))
+        return cli_usage_error(ctx, "init", "--restore needs --upstream and --upstream-key: "
+                               "the log comes back from the parent hub");
     if (!type_allowed(ctx, o.type))
         return cli_usage_error(ctx, "init", "--type must be %s",
                                ctx->hub ? "district, county or city" : "township or street");
@@ -112,6 +150,8 @@ int cli_cmd_init(const cli_ctx_t *ctx, int argc, char **argv)
         return cli_fail(ctx, rc);
     rc = init_print(ctx, u, json);
     unit_close(&u);
+    if (!rc && o.restore)
+        rc = init_restore(ctx, o.dir, o.id, timeout);
     return rc;
 }
 

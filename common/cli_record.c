@@ -107,6 +107,17 @@ static void progress(const char *what, size_t done, size_t total)
         fprintf(stderr, "\r%s: %zu", what, done);
 }
 
+/* A unit being restored must not record before its own log is back. */
+static int check_not_restoring(unit_t *u)
+{
+    bool pending = false;
+    int rc = unit_restore_pending(u, &pending);
+    if (!rc && pending)
+        rc = err_set(LD_ECHAIN, "this unit is being restored from its hub and cannot record "
+                     "yet: finish the restore with `sync --once` first");
+    return rc;
+}
+
 static int stage_commit_fn(store_txn_t *t, void *arg)
 {
     stage_t *s = arg;
@@ -258,6 +269,8 @@ int cli_cmd_record(const cli_ctx_t *ctx, int argc, char **argv)
     if (!rc)
         rc = cli_open(ctx, a.dir, &u);
     if (!rc)
+        rc = check_not_restoring(u);
+    if (!rc)
         rc = stage_add(&s, store_origin(u->store), a.obj, today);
     if (!rc)
         rc = store_write(u->store, stage_commit_fn, &s);
@@ -355,6 +368,8 @@ int cli_cmd_import(const cli_ctx_t *ctx, int argc, char **argv)
     unit_t *u = NULL;
     stage_t s = {.progress = cli_progress_wanted()};
     int rc = cli_open(ctx, dir, &u);
+    if (!rc)
+        rc = check_not_restoring(u);
     if (!rc)
         rc = import_read(f, name, &s, store_origin(u->store));
     if (!rc && s.n && !(rc = store_write(u->store, stage_commit_fn, &s)))

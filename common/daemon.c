@@ -84,6 +84,14 @@ static void on_nudge(nudge_t *n)
 static void on_up(link_up_t *l, link_up_event_t ev)
 {
     daemon_t *d = l->data;
+    if (d->restoring && link_up_synced(l)) {
+        int rc = unit_restore_done(d->unit);
+        if (rc)
+            log_error("daemon", "finishing the restore: %s", err_msg());
+        else
+            log_info("daemon", "restore complete: this unit's log is back from its hub");
+        d->restoring = rc != 0;
+    }
     if (ev == LINK_UP_EV_ACKED && link_up_synced(l)) {
         uint64_t now = uv_now(&d->loop);
         if (now - d->acked_saved_ms > 5000) {
@@ -139,13 +147,18 @@ static int start_up_link(daemon_t *d)
                    ? err_set(LD_ECONFIG, "no upstream hub configured (config set upstream "
                              "tcp://HOST:PORT and config set upstream_key KEY)")
                    : 0;
+    bool pending = false;
+    int rc = unit_restore_pending(d->unit, &pending);
+    if (rc)
+        return rc;
+    d->restoring = pending;
     link_up_opts_t lo = {
         .endpoint = up, .server_key = config_get(d->unit->config, "upstream_key"),
         .keys = &d->keys, .origin = store_origin(d->unit->store), .epoch = d->epoch,
-        .hello_flags = d->o.restore ? MSG_HELLO_RESTORE : 0,
+        .hello_flags = d->o.restore || pending ? MSG_HELLO_RESTORE : 0,
         .heartbeat_ms = d->o.heartbeat_ms, .out = d->o.out,
     };
-    int rc = link_up_init(&d->loop, &d->up, d->zctx, d->unit->store, &lo);
+    rc = link_up_init(&d->loop, &d->up, d->zctx, d->unit->store, &lo);
     if (rc)
         return rc;
     d->has_up = true;

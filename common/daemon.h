@@ -53,6 +53,7 @@ struct daemon {
     int lock_fd;
     int exit_code;
     bool stopping;
+    bool restoring;             /* this unit's own log is still coming back */
     uint64_t acked_saved_ms;
     daemon_opts_t o;
     /* callbacks (may be NULL) */

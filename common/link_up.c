@@ -121,13 +121,50 @@ static int vv_from_msg(msg_t *m, vv_t *out)
     return 0;
 }
 
+/* The parent's word on this unit's own log against what this store holds.
+ * If the parent holds more of it than we do, or a different event at our
+ * head, this store is not the one that wrote that log: the PC was
+ * reinstalled without `init --restore`. Our events are then sent from seq 1
+ * anyway, so the hub keeps them aside as equivocations and raises the alarm
+ * rather than anything being lost or silently overwritten. */
+static int check_fork(link_up_t *l, msg_t *m, vv_t *peer)
+{
+    store_txn_t *t;
+    store_head_t mine = {0};
+    int rc = store_read_begin(l->store, &t);
+    if (rc)
+        return rc;
+    store_head_get(t, l->origin, &mine);
+    store_read_end(&t);
+    msg_t copy = *m;
+    msg_vv_entry_t e;
+    l->forked = false;
+    for (uint32_t i = 0; i < copy.vv_count && msg_vv_next(&copy, &e) == 0; i++) {
+        if (!mpk_str_eq(e.origin, l->origin) || l->o.hello_flags & MSG_HELLO_RESTORE)
+            continue;
+        l->forked = mine.seq < e.seq ||
+                    (mine.seq == e.seq && memcmp(mine.hash, e.hash, PROTO_HASH_LEN) != 0);
+    }
+    if (!l->forked)
+        return 0;
+    snprintf(l->last_error, sizeof l->last_error,
+             "the hub holds a different log of %s than this store (reinstalled without "
+             "`init --restore`?): this unit's events were sent to the hub as an alarm; "
+             "restore this unit from its hub", l->origin);
+    log_error("link", "%s", l->last_error);
+    return vv_set(peer, l->origin, strlen(l->origin), 0);
+}
+
 static void on_welcome(link_up_t *l, msg_t *m)
 {
     if (l->state != LINK_UP_HELLO || m->session != l->session)
         return;
     vv_t peer = VV_INIT;
     vv_clear(&l->due);
+    msg_t again = *m; /* the vv reader is consumed by one pass */
     int rc = vv_from_msg(m, &peer);
+    if (!rc)
+        rc = check_fork(l, &again, &peer);
     /* The WELCOME also lists the parent's heads of the logs that come down
      * (its own and its ancestors'): that is what is due here. */
     for (size_t i = 0; !rc && i < peer.n; i++)
@@ -172,6 +209,13 @@ static void on_ack(link_up_t *l, msg_t *m)
     sync_out_stats(l->out, &after);
     if (pending_before > after.pending)
         l->events_up_acked += pending_before - after.pending;
+    if (sync_out_done(l->out) && l->forked) {
+        /* Delivered as evidence, but this store is not in sync: say so. */
+        char why[sizeof l->last_error];
+        memcpy(why, l->last_error, sizeof why);
+        on_refused(l, why);
+        return;
+    }
     if (sync_out_done(l->out))
         l->last_ok_ms = now_ms(l);
     fire(l, LINK_UP_EV_ACKED);

@@ -76,7 +76,7 @@ struct link_up {
     uint64_t batches_rejected;    /* bad batches from above */
     uint64_t last_ok_ms;          /* last time the parent held everything we had */
     uint64_t last_rx_ms;          /* last message from the parent */
-    char last_error[256];         /* why the last session ended or was refused */
+    char last_error[512];         /* why the last session ended or was refused */
     /* private */
     uv_loop_t *loop;
     void *zctx;
@@ -92,6 +92,7 @@ struct link_up {
     int open_watchers;
     uv_timer_t timer;
     bool up_ready;                /* the parent subscribed on our XPUB */
+    bool forked;                  /* the parent holds another log of this unit */
     uint64_t session, hello_ms, backoff_ms, reconnect_at_ms, last_ping_ms;
     vv_t due;                     /* what WELCOME said is due to come down */
     sync_out_t *out;

@@ -49,8 +49,10 @@ static int init_meta(store_txn_t *t, void *arg)
     init_ctx_t *c = arg;
     const char *kv[][2] = {
         {"origin", c->o->id}, {"name", c->o->name}, {"type", c->o->type}, {"epoch", c->epoch},
+        {"restore.pending", "1"},
     };
-    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
+    size_t n = sizeof kv / sizeof *kv - (c->o->restore ? 0 : 1);
+    for (size_t i = 0; i < n; i++) {
         int rc = store_meta_put(t, kv[i][0], kv[i][1], strlen(kv[i][1]));
         if (rc)
             return rc;
@@ -78,12 +80,12 @@ static void today(char out[11])
 }
 
 /* Records unit.registered {id, name, type, parent?} as seq 1. */
-static int register_unit(store_t *s, const unit_create_opts_t *o)
+static int register_unit(store_t *s, const char *id, const char *name, const char *type)
 {
-    json_t *body = json_pack("{s:s, s:s, s:s}", "id", o->id, "name", o->name, "type", o->type);
-    const char *slash = strrchr(o->id, '/');
+    json_t *body = json_pack("{s:s, s:s, s:s}", "id", id, "name", name, "type", type);
+    const char *slash = strrchr(id, '/');
     if (body && slash)
-        json_object_set_new(body, "parent", json_stringn(o->id, (size_t)(slash - o->id)));
+        json_object_set_new(body, "parent", json_stringn(id, (size_t)(slash - id)));
     if (!body)
         return err_set(LD_ENOMEM, "out of memory");
     buf_t packed = BUF_INIT;
@@ -117,7 +119,7 @@ static int create_store(const unit_create_opts_t *o, const char *path, store_t *
     store_close(&s);
     if (!rc)
         rc = store_open(path, 0, o->store, &s);
-    if (!rc && (rc = register_unit(s, o)))
+    if (!rc && !o->restore && (rc = register_unit(s, o->id, o->name, o->type)))
         store_close(&s);
     *out = s;
     return rc;
@@ -219,6 +221,42 @@ void unit_close(unit_t **u)
     free((*u)->dir);
     free(*u);
     *u = NULL;
+}
+
+int unit_restore_pending(unit_t *u, bool *pending)
+{
+    store_txn_t *t;
+    int rc = store_read_begin(u->store, &t);
+    const void *v;
+    size_t len;
+    if (!rc) {
+        *pending = store_meta_get(t, "restore.pending", &v, &len) == 0 && len == 1 &&
+                   *(const char *)v == '1';
+        store_read_end(&t);
+    }
+    return rc;
+}
+
+static int restore_clear(store_txn_t *t, void *arg)
+{
+    (void)arg;
+    return store_meta_put(t, "restore.pending", "0", 1);
+}
+
+int unit_restore_done(unit_t *u)
+{
+    store_txn_t *t;
+    store_head_t h = {0};
+    int rc = store_read_begin(u->store, &t);
+    if (rc)
+        return rc;
+    store_head_get(t, store_origin(u->store), &h);
+    store_read_end(&t);
+    rc = store_write(u->store, restore_clear, NULL);
+    if (!rc && h.seq == 0)
+        rc = register_unit(u->store, config_get(u->config, "id"),
+                           config_get(u->config, "name"), config_get(u->config, "type"));
+    return rc;
 }
 
 int unit_epoch(unit_t *u, char out[33])

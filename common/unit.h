@@ -14,6 +14,8 @@
 #ifndef LD_COMMON_UNIT_H
 #define LD_COMMON_UNIT_H
 
+#include <stdbool.h>
+
 #include "common/config.h"
 #include "common/store.h"
 
@@ -31,6 +33,8 @@ typedef struct unit_create_opts {
     const char *upstream;      /* may be NULL */
     const char *upstream_key;  /* may be NULL */
     const char *listen;        /* hubs; may be NULL */
+    bool restore;              /* the unit existed before: its log comes back from
+                                  its hub (see unit_restore_pending) */
     const store_opts_t *store; /* may be NULL */
 } unit_create_opts_t;
 
@@ -38,6 +42,14 @@ typedef struct unit_create_opts {
 int unit_create(const unit_create_opts_t *opts, unit_t **out);
 int unit_open(const char *dir, const store_opts_t *store_opts, unit_t **out);
 void unit_close(unit_t **u);
+
+/* A unit created with `restore` does not record anything until its own log
+ * is back from its hub: appending first would fork its chain. *pending is
+ * true until unit_restore_done(). */
+int unit_restore_pending(unit_t *u, bool *pending);
+/* Ends the restore: clears the flag and, if the hub held nothing of this
+ * unit (it had never synced), records `unit.registered` as a new unit would. */
+int unit_restore_done(unit_t *u);
 
 /* The unit's store epoch (hex text), chosen at creation; "" if unknown. */
 int unit_epoch(unit_t *u, char out[33]);

@@ -175,6 +175,7 @@ static int welcome_vv(children_t *c, child_t *ch, msg_vv_builder_t *b)
 typedef struct epoch_ctx {
     child_t *ch;
     uint64_t now;
+    bool restore;   /* a reinstalled unit fetching its log back: a new epoch is expected */
     bool alarm;
 } epoch_ctx_t;
 
@@ -186,7 +187,9 @@ static int epoch_fn(store_txn_t *t, void *arg)
         rec = json_object();
     const char *known = json_string_value(json_object_get(rec, "epoch"));
     e->alarm = json_is_true(json_object_get(rec, "epoch_alarm"));
-    if (known && strcmp(known, e->ch->epoch) != 0) {
+    if (known && strcmp(known, e->ch->epoch) != 0 && e->restore) {
+        json_object_set_new(rec, "epoch", json_string(e->ch->epoch));
+    } else if (known && strcmp(known, e->ch->epoch) != 0) {
         e->alarm = true;
         json_object_set_new(rec, "epoch_alarm", json_true());
         json_object_set_new(rec, "alarm_epoch", json_string(e->ch->epoch));
@@ -230,7 +233,9 @@ static void on_hello(children_t *c, const void *rid, size_t rid_len, const char 
     memcpy(ch->rid, rid, rid_len);
     ch->rid_len = rid_len;
     snprintf(ch->epoch, sizeof ch->epoch, "%.*s", (int)m->epoch.len, m->epoch.ptr);
-    epoch_ctx_t e = {ch, now_ms(c), false};
+    epoch_ctx_t e = {ch, now_ms(c), (m->flags & MSG_HELLO_RESTORE) != 0, false};
+    if (e.restore)
+        log_info("hub", "child %s is restoring its log from this hub", ch->origin);
     if (store_write(c->store, epoch_fn, &e) == 0 && e.alarm && !ch->epoch_alarm) {
         c->stats.epoch_alarms++;
         log_warn("hub", "ALARM: %s came back with a different store (epoch %s): reinstalled "
