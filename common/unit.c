@@ -94,7 +94,8 @@ static int register_unit(store_t *s, const char *id, const char *name, const cha
     int rc = proto_body_pack_json(body, &packed);
     json_decref(body);
     if (!rc) {
-        reg_ctx_t c = {.ev = {"unit.registered", date, NULL, packed.data, packed.len}};
+        reg_ctx_t c = {.ev = {.kind = "unit.registered", .date = date, .body = packed.data,
+                              .body_len = packed.len}};
         rc = store_write(s, init_register, &c);
     }
     buf_free(&packed);

@@ -97,7 +97,8 @@ int main(int argc, char **argv)
     const char *origin = store_origin(node->store);
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
-        rec_t r = {.ev = {"deputy.contact", "2026-03-05", NULL, packed.data, packed.len}};
+        rec_t r = {.ev = {.kind = "deputy.contact", .date = "2026-03-05",
+                          .body = packed.data, .body_len = packed.len}};
         double t0 = now_ms();
         if ((rc = store_write(node->store, append_fn, &r)))
             break;
