@@ -10,6 +10,7 @@
 #include "common/unit.h"
 #include "common/err.h"
 #include "common/keys.h"
+#include "common/views.h"
 #include "proto/json.h"
 
 #include <dirent.h>
@@ -112,14 +113,20 @@ static int create_store(const unit_create_opts_t *o, const char *path, store_t *
     sodium_bin2hex(epoch, sizeof epoch, raw, sizeof raw);
     store_t *s;
     int rc = store_open(path, STORE_CREATE, o->store, &s);
-    if (rc)
+    if (!rc)
+        rc = views_attach(s);
+    if (rc) {
+        store_close(&s);
         return rc;
+    }
     init_ctx_t ic = {o, epoch};
     rc = store_write(s, init_meta, &ic);
     /* Reopen so the store picks up its new identity from meta. */
     store_close(&s);
     if (!rc)
         rc = store_open(path, 0, o->store, &s);
+    if (!rc)
+        rc = views_attach(s);
     if (!rc && !o->restore && (rc = register_unit(s, o->id, o->name, o->type)))
         store_close(&s);
     *out = s;
@@ -204,6 +211,8 @@ int unit_open(const char *dir, const store_opts_t *store_opts, unit_t **out)
     unit_path(u, "store", path, sizeof path);
     if (!rc)
         rc = store_open(path, 0, store_opts, &u->store);
+    if (!rc)
+        rc = views_attach(u->store);
     if (!rc && strcmp(store_origin(u->store), config_get(u->config, "id")) != 0)
         rc = err_set(LD_ECONFIG, "%s/liandong.conf says id '%s' but the store belongs to '%s'",
                      dir, config_get(u->config, "id"), store_origin(u->store));
