@@ -108,19 +108,6 @@ static void send_ping(link_up_t *l)
 
 /* ---- receiving ---- */
 
-static int vv_from_msg(msg_t *m, vv_t *out)
-{
-    msg_vv_entry_t e;
-    for (uint32_t i = 0; i < m->vv_count; i++) {
-        int rc = msg_vv_next(m, &e);
-        if (!rc)
-            rc = vv_set(out, e.origin.ptr, e.origin.len, e.seq);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 /* The parent's word on this unit's own log against what this store holds.
  * If the parent holds more of it than we do, or a different event at our
  * head, this store is not the one that wrote that log: the PC was
@@ -162,7 +149,7 @@ static void on_welcome(link_up_t *l, msg_t *m)
     vv_t peer = VV_INIT;
     vv_clear(&l->due);
     msg_t again = *m; /* the vv reader is consumed by one pass */
-    int rc = vv_from_msg(m, &peer);
+    int rc = sync_vv_from_msg(m, &peer);
     if (!rc)
         rc = check_fork(l, &again, &peer);
     /* The WELCOME also lists the parent's heads of the logs that come down

@@ -54,6 +54,10 @@ bool sync_scope_has(const sync_scope_t *s, const char *origin, size_t len);
  * subtree when `restore`. */
 int sync_scope_down(sync_scope_t *s, const char *child, bool restore);
 
+/* Reads the version vector of a HELLO, WELCOME or ACK into out (seqs only;
+ * consumes m's vv reader: decode again to read it twice). */
+int sync_vv_from_msg(msg_t *m, vv_t *out);
+
 /* ---- sending ---- */
 
 typedef struct sync_out_opts {

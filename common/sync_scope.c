@@ -52,3 +52,16 @@ int sync_scope_down(sync_scope_t *s, const char *child, bool restore)
         rc = sync_scope_add(s, child, true);
     return rc;
 }
+
+int sync_vv_from_msg(msg_t *m, vv_t *out)
+{
+    msg_vv_entry_t e;
+    for (uint32_t i = 0; i < m->vv_count; i++) {
+        int rc = msg_vv_next(m, &e);
+        if (!rc)
+            rc = vv_set(out, e.origin.ptr, e.origin.len, e.seq);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -202,19 +202,6 @@ static int epoch_fn(store_txn_t *t, void *arg)
     return rc;
 }
 
-static int vv_from_hello(msg_t *m, vv_t *out)
-{
-    msg_vv_entry_t e;
-    for (uint32_t i = 0; i < m->vv_count; i++) {
-        int rc = msg_vv_next(m, &e);
-        if (!rc)
-            rc = vv_set(out, e.origin.ptr, e.origin.len, e.seq);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 static void on_hello(children_t *c, const void *rid, size_t rid_len, const char *user,
                      msg_t *m)
 {
@@ -245,7 +232,7 @@ static void on_hello(children_t *c, const void *rid, size_t rid_len, const char 
     ch->epoch_alarm = e.alarm;
     vv_t peer = VV_INIT;
     msg_vv_builder_t b = {BUF_INIT, 0};
-    if (!(rc = vv_from_hello(m, &peer)))
+    if (!(rc = sync_vv_from_msg(m, &peer)))
         rc = sync_scope_down(&ch->scope_out, ch->origin, (m->flags & MSG_HELLO_RESTORE) != 0);
     /* The sender reads its scope at creation: rebuild it for a restore. */
     sync_out_destroy(&ch->out);
