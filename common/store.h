@@ -112,6 +112,19 @@ typedef struct store_ref {
  * LD_EINVAL if the store has no origin yet (init sets it first). */
 int store_txn_append(store_txn_t *t, const store_new_t *ev, store_ref_t *out);
 
+/* store_txn_append() for content the caller has validated already: exactly
+ * this kind, date, author and body, under this store's origin, were
+ * accepted by proto_event_decode(PROTO_DECODE_STRICT), and `checked` is what
+ * that decode found (proto_checked_from). Record and import validate every
+ * event before they write (to report every bad line at once); this saves
+ * them a second decode per event. The event is only encoded under its new
+ * seq, hlc and prev, which no rule of the decoder depends on (see
+ * proto_event_encode_checked); everything else is as store_txn_append.
+ * Passing content not validated so is a programming error: it would store
+ * an unchecked event. */
+int store_txn_append_checked(store_txn_t *t, const store_new_t *ev,
+                             const proto_checked_t *checked, store_ref_t *out);
+
 typedef enum store_put_result {
     STORE_PUT_STORED,      /* new, appended to its origin's log (head advanced) */
     STORE_PUT_HELD,        /* new, beyond the head: held until the gap fills */

@@ -3,14 +3,16 @@
  * (store_txn_append) and taking in an event from elsewhere (store_txn_put),
  * with the chain check, held out-of-order arrivals, equivocations and the
  * indexers. This is the hot path of import and merge: the common case is one
- * encode, one decode, one hash and one LMDB put per event; heads, the HLC
- * and counters are written back once per transaction (store_int.h).
+ * encode, one decode, one hash and one LMDB put per event (no decode when
+ * the caller has validated the event already); heads, the HLC and counters
+ * are written back once per transaction (store_int.h).
  */
 #include "common/store_int.h"
 
 #include <string.h>
 
 #include "common/err.h"
+#include "proto/schema.h"
 
 static const uint8_t ZERO_HASH[PROTO_HASH_LEN];
 
@@ -77,10 +79,12 @@ static void origin_new(store_txn_t *t)
     }
 }
 
-int store_txn_append(store_txn_t *t, const store_new_t *ev, store_ref_t *out)
+/* Both appends; checked == NULL: decode strictly. */
+static int append(store_txn_t *t, const store_new_t *ev, const proto_checked_t *checked,
+                  store_ref_t *out)
 {
     if (!t || !t->write || !ev || !ev->kind || !ev->date || (!ev->body && ev->body_len))
-        return err_set(LD_EINVAL, "store: store_txn_append needs a write transaction and an event");
+        return err_set(LD_EINVAL, "store: appending needs a write transaction and an event");
     store_t *s = t->s;
     const char *origin = t->origin_set ? t->new_origin : s->origin;
     size_t olen = t->origin_set ? strlen(origin) : s->origin_len;
@@ -104,9 +108,13 @@ int store_txn_append(store_txn_t *t, const store_new_t *ev, store_ref_t *out)
     memcpy(hd.prev, h->hash, PROTO_HASH_LEN);
     buf_reset(&t->enc);
     proto_event_t e;
-    rc = proto_event_encode(&hd, ev->body, ev->body_len, &t->enc);
-    if (!rc)
-        rc = proto_event_decode(t->enc.data, t->enc.len, PROTO_DECODE_STRICT, &e);
+    if (checked) {
+        rc = proto_event_encode_checked(&hd, ev->body, ev->body_len, checked, &t->enc, &e);
+    } else {
+        rc = proto_event_encode(&hd, ev->body, ev->body_len, &t->enc);
+        if (!rc)
+            rc = proto_event_decode(t->enc.data, t->enc.len, PROTO_DECODE_STRICT, &e);
+    }
     if (rc) {
         t->hlc.last = hlc_before;   /* nothing stored: the stamp was not issued */
         return rc;
@@ -126,6 +134,23 @@ int store_txn_append(store_txn_t *t, const store_new_t *ev, store_ref_t *out)
         memcpy(out->hash, hash, PROTO_HASH_LEN);
     }
     return run_indexers(t, &e);
+}
+
+int store_txn_append(store_txn_t *t, const store_new_t *ev, store_ref_t *out)
+{
+    return append(t, ev, NULL, out);
+}
+
+int store_txn_append_checked(store_txn_t *t, const store_new_t *ev,
+                             const proto_checked_t *checked, store_ref_t *out)
+{
+    /* The kind is the one cheap thing to cross-check: a mismatch would give
+     * the indexers a schema that is not the event's. */
+    if (!checked || !checked->schema || !ev || !ev->kind ||
+        strcmp(checked->schema->name, ev->kind) != 0)
+        return err_set(LD_EINVAL, "store: store_txn_append_checked: the check does not "
+                       "match this event's kind");
+    return append(t, ev, checked, out);
 }
 
 /* ---- events from elsewhere ---- */

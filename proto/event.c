@@ -136,10 +136,14 @@ bool proto_date_valid(const char *s, size_t len)
 
 /* ---- encoding ---- */
 
-static int pack_cstr(msgpack_packer *pk, const char *s)
+/* Packs a string; *at gets the offset of its bytes in out. */
+static int pack_cstr(msgpack_packer *pk, const buf_t *out, const char *s, size_t *at)
 {
     size_t n = strlen(s);
-    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
+    if (msgpack_pack_str(pk, n))
+        return -1;
+    *at = out->len;
+    return msgpack_pack_str_body(pk, s, n);
 }
 
 static int check_sizes(const proto_header_t *h, size_t body_len)
@@ -155,8 +159,13 @@ static int check_sizes(const proto_header_t *h, size_t body_len)
     return 0;
 }
 
-int proto_event_encode(const proto_header_t *h, const uint8_t *body, size_t body_len,
-                       buf_t *out)
+/* Where the encoder put each part, as offsets into the output buffer. */
+typedef struct layout {
+    size_t origin, prev, kind, date, author, body;  /* author: 0 when absent */
+} layout_t;
+
+static int encode(const proto_header_t *h, const uint8_t *body, size_t body_len, buf_t *out,
+                  layout_t *at)
 {
     int rc = check_sizes(h, body_len);
     if (rc)
@@ -168,21 +177,66 @@ int proto_event_encode(const proto_header_t *h, const uint8_t *body, size_t body
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, buf_msgpack_write);
     bool has_author = h->author && h->author[0]; /* "" and NULL both mean absent: one encoding */
+    at->author = 0;
     int bad = msgpack_pack_array(&pk, EVENT_ELEMENTS) ||
               msgpack_pack_uint32(&pk, PROTO_FORMAT_VERSION) ||
-              pack_cstr(&pk, h->origin) ||
+              pack_cstr(&pk, out, h->origin, &at->origin) ||
               msgpack_pack_uint64(&pk, h->seq) ||
               msgpack_pack_uint64(&pk, h->hlc) ||
               msgpack_pack_bin(&pk, PROTO_HASH_LEN) ||
-              msgpack_pack_bin_body(&pk, h->prev, PROTO_HASH_LEN) ||
-              pack_cstr(&pk, h->kind) ||
-              pack_cstr(&pk, h->date) ||
-              (has_author ? pack_cstr(&pk, h->author) : msgpack_pack_nil(&pk)) ||
-              buf_append(out, body, body_len);
+              (at->prev = out->len, msgpack_pack_bin_body(&pk, h->prev, PROTO_HASH_LEN)) ||
+              pack_cstr(&pk, out, h->kind, &at->kind) ||
+              pack_cstr(&pk, out, h->date, &at->date) ||
+              (has_author ? pack_cstr(&pk, out, h->author, &at->author)
+                          : msgpack_pack_nil(&pk)) ||
+              (at->body = out->len, buf_append(out, body, body_len));
     if (bad) {
         out->len = start;
         return err_set(LD_ENOMEM, "event: out of memory while encoding");
     }
+    return 0;
+}
+
+int proto_event_encode(const proto_header_t *h, const uint8_t *body, size_t body_len,
+                       buf_t *out)
+{
+    layout_t at;
+    return encode(h, body, body_len, out, &at);
+}
+
+void proto_checked_from(const proto_event_t *ev, proto_checked_t *out)
+{
+    out->schema = ev->schema;
+    out->body_fields = ev->body_fields;
+}
+
+int proto_event_encode_checked(const proto_header_t *h, const uint8_t *body, size_t body_len,
+                               const proto_checked_t *checked, buf_t *out, proto_event_t *ev)
+{
+    layout_t at;
+    size_t start = out->len;
+    int rc = encode(h, body, body_len, out, &at);
+    if (rc)
+        return rc;
+    const uint8_t *d = out->data;
+    *ev = (proto_event_t){
+        .version = PROTO_FORMAT_VERSION,
+        .origin = {(const char *)d + at.origin, (uint32_t)strlen(h->origin)},
+        .seq = h->seq,
+        .hlc = h->hlc,
+        .prev = d + at.prev,
+        .kind = {(const char *)d + at.kind, (uint32_t)strlen(h->kind)},
+        .date = {(const char *)d + at.date, (uint32_t)strlen(h->date)},
+        .author = {at.author ? (const char *)d + at.author : NULL,
+                   at.author ? (uint32_t)strlen(h->author) : 0},
+        .body = d + at.body,
+        .body_len = body_len,
+        .body_fields = checked->body_fields,
+        .raw = d + start,
+        .raw_len = out->len - start,
+        .schema = checked->schema,
+        .flags = 0,   /* a strict decode accepts nothing it would flag */
+    };
     return 0;
 }
 

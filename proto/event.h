@@ -91,6 +91,34 @@ typedef struct proto_header {
 int proto_event_encode(const proto_header_t *h, const uint8_t *body, size_t body_len,
                        buf_t *out);
 
+/* What a strict decode established about an event's content (its kind,
+ * date, author and body), for proto_event_encode_checked(). A caller that
+ * validates new content before its seq, hlc and prev are known (record,
+ * import) keeps this instead of the whole event, whose views die with the
+ * bytes they were decoded from. (Added for the import fast path.) */
+typedef struct proto_checked {
+    const struct proto_kind *schema; /* ev->schema: never NULL after a strict decode */
+    uint32_t body_fields;            /* ev->body_fields */
+} proto_checked_t;
+
+/* Fills *out from an event that proto_event_decode(PROTO_DECODE_STRICT)
+ * accepted. */
+void proto_checked_from(const proto_event_t *ev, proto_checked_t *out);
+
+/* Encodes like proto_event_encode() and fills *ev with exactly the views a
+ * strict decode of the result would give, WITHOUT validating anything
+ * beyond the encoder's own limits. Only for content that has already
+ * passed proto_event_decode(PROTO_DECODE_STRICT) with the same origin, kind,
+ * date, author and body bytes, under other seq, hlc and prev: none of the
+ * decoder's rules looks at those three beyond "seq >= 1" and "at most
+ * 2^63-1", which the caller (the store: seq = head + 1) and this function
+ * (as proto_event_encode) guarantee. `checked` is what that decode found.
+ * ev's views point into out->data from its old length on, and are valid
+ * until out is changed. Errors: LD_ENOMEM, LD_ETOOBIG; on error out is
+ * left as it was. */
+int proto_event_encode_checked(const proto_header_t *h, const uint8_t *body, size_t body_len,
+                               const proto_checked_t *checked, buf_t *out, proto_event_t *ev);
+
 /* Decodes and validates raw[0..len): structure, canonical form, limits,
  * origin and kind syntax, date validity, UTF-8 of every string, trailing
  * bytes, and the body against the schema table. Errors (err_msg() names the
