@@ -13,6 +13,7 @@
 #include "proto/schema.h"
 
 #include <msgpack.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -383,9 +384,21 @@ int proto_event_decode(const uint8_t *raw, size_t len, unsigned mode, proto_even
 
 /* ---- hashing ---- */
 
+/* BLAKE2b works without sodium_init(), but only sodium_init() selects the
+ * SIMD implementation for this CPU; without it every hash runs the portable
+ * one, about twice the instructions (most of the hashing in an import).
+ * sodium_init() is thread-safe and idempotent but takes a lock: call it once. */
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+
+static void sodium_setup(void)
+{
+    if (sodium_init() < 0)
+        return; /* the portable code is still correct, only slower */
+}
+
 void proto_hash(const uint8_t *raw, size_t len, uint8_t out[PROTO_HASH_LEN])
 {
-    /* BLAKE2b needs no sodium_init(): it only selects faster code paths */
+    pthread_once(&sodium_once, sodium_setup);
     crypto_generichash(out, PROTO_HASH_LEN, raw, len, NULL, 0);
 }
 

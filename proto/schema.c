@@ -29,9 +29,14 @@ const proto_kind_t *proto_schema_at(size_t i)
     return i < proto_schema_table_len_ ? &proto_schema_table_[i] : NULL;
 }
 
+/* name (NUL-terminated) equals s[0..len). Stops at the first difference,
+ * without measuring name first: lookups run once per event and field. */
 static bool name_eq(const char *name, const char *s, size_t len)
 {
-    return strlen(name) == len && memcmp(name, s, len) == 0;
+    for (size_t i = 0; i < len; i++)
+        if (name[i] != s[i] || name[i] == '\0')
+            return false;
+    return name[len] == '\0';
 }
 
 const proto_kind_t *proto_schema_find(const char *name, size_t len)
@@ -134,9 +139,11 @@ static int check_enum(mpk_reader_t *r, const proto_field_t *f, const char *key)
     int rc = check_text(r, key, "", 256, PROTO_FMT_TEXT, &s);
     if (rc)
         return rc;
-    for (const char *const *v = f->values; *v; v++) {
+    for (const char *const *v = f->values; *v; v++)
         if (mpk_str_eq(s, *v))
             return 0;
+    /* the list of allowed values is built only for the message */
+    for (const char *const *v = f->values; *v; v++) {
         size_t n = strlen(list);
         snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", *v);
     }

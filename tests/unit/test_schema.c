@@ -179,6 +179,26 @@ static int check(const char *kind, const char *bytes, size_t len, bool strict, u
 
 #define CHECK(kind, lit, strict, flags) check(kind, lit, sizeof lit - 1, strict, flags)
 
+/* Lookups match whole names only: no prefix, no extension, no embedded
+ * NUL, no empty name. */
+static void test_schema_find_exact_names(void **state)
+{
+    (void)state;
+    const proto_kind_t *k = proto_schema_find("deputy.contact", 14);
+    assert_non_null(k);
+    assert_string_equal(k->name, "deputy.contact");
+    assert_null(proto_schema_find("deputy.contac", 13));
+    assert_null(proto_schema_find("deputy.contactx", 15));
+    assert_null(proto_schema_find("deputy.contact\0", 15));
+    assert_null(proto_schema_find("deputy\0contact", 14));
+    assert_null(proto_schema_find("", 0));
+    assert_non_null(proto_kind_field(k, "deputy", 6));
+    assert_null(proto_kind_field(k, "deput", 5));
+    assert_null(proto_kind_field(k, "deputy\0", 7));
+    assert_null(proto_kind_field(k, "deputyx", 7));
+    assert_null(proto_kind_field(k, "", 0));
+}
+
 static void test_schema_check_body_order_and_duplicates(void **state)
 {
     (void)state;
@@ -281,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_schema_table_well_formed),
         cmocka_unit_test(test_schema_fields_as_specified),
         cmocka_unit_test(test_schema_ftype_names),
+        cmocka_unit_test(test_schema_find_exact_names),
         cmocka_unit_test(test_schema_check_body_order_and_duplicates),
         cmocka_unit_test(test_schema_check_body_generic_shape),
         cmocka_unit_test(test_schema_check_body_bool_field_type),
