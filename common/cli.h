@@ -58,6 +58,14 @@ struct unit;
  * else $LIANDONG_DIR) and opens the unit there. */
 int cli_open(const cli_ctx_t *ctx, const char *opt_dir, struct unit **out);
 
+/* `stats` (common/cli_stats.c). A hub passes `links`, which returns its
+ * per-child link records (children_json_stored: a new JSON array) for the
+ * sync-health figures; a township passes NULL. */
+struct store;
+typedef struct json_t *(*cli_links_fn)(struct store *s, const char *self);
+int cli_stats_run(const cli_ctx_t *ctx, int argc, char **argv, cli_links_fn links);
+int cli_cmd_stats(const cli_ctx_t *ctx, int argc, char **argv);
+
 /* Prints s left-aligned in `width` terminal columns (CJK characters take
  * two, measured with wcwidth), then a space. */
 void cli_print_cell(FILE *f, const char *s, int width);

@@ -3,9 +3,12 @@
  * module adds one line here.
  */
 #include "common/views.h"
+#include "common/stats.h"
 
 int views_attach(store_t *s)
 {
-    (void)s;
-    return 0;
+    int rc = 0;
+    if (!rc)
+        rc = stats_attach(s);
+    return rc;
 }

@@ -11,5 +11,6 @@ int hub_cmd_run(const cli_ctx_t *ctx, int argc, char **argv);
 int hub_cmd_allow(const cli_ctx_t *ctx, int argc, char **argv);
 int hub_cmd_deny(const cli_ctx_t *ctx, int argc, char **argv);
 int hub_cmd_children(const cli_ctx_t *ctx, int argc, char **argv);
+int hub_cmd_stats(const cli_ctx_t *ctx, int argc, char **argv);   /* hub_stats.c */
 
 #endif
