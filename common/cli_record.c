@@ -18,9 +18,11 @@
 
 #include <assert.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* One validated event waiting to be appended. Offsets into the staging
  * buffer keep millions of them compact and let store_write retry (after a
@@ -40,7 +42,6 @@ typedef struct stage {
     buf_t bytes;
     buf_t scratch;                   /* the event being validated */
     store_ref_t first, last;
-    int progress;
 } stage_t;
 
 static void stage_free(stage_t *s)
@@ -106,14 +107,6 @@ undo:
     return rc;
 }
 
-static void progress(const char *what, size_t done, size_t total)
-{
-    if (total)
-        fprintf(stderr, "\r%s: %zu/%zu (%d%%)", what, done, total, (int)(done * 100 / total));
-    else
-        fprintf(stderr, "\r%s: %zu", what, done);
-}
-
 /* A unit being restored must not record before its own log is back. */
 static int check_not_restoring(unit_t *u)
 {
@@ -125,28 +118,32 @@ static int check_not_restoring(unit_t *u)
     return rc;
 }
 
+/* Appends staged item i of s. */
+static int stage_append(store_txn_t *t, const stage_t *s, size_t i, store_ref_t *ref)
+{
+    const staged_t *it = &s->items[i];
+    /* stage_add() decoded exactly this content strictly: not again */
+    proto_checked_t checked = {it->kind, it->body_fields};
+    store_new_t ev = {
+        .kind = it->kind->name, .date = it->date,
+        .author = it->author_len == UINT32_MAX ? NULL
+                                               : (const char *)s->bytes.data + it->author_off,
+        .body = s->bytes.data + it->body_off, .body_len = it->body_len,
+    };
+    return store_txn_append_checked(t, &ev, &checked, ref);
+}
+
 static int stage_commit_fn(store_txn_t *t, void *arg)
 {
     stage_t *s = arg;
     for (size_t i = 0; i < s->n; i++) {
-        staged_t *it = &s->items[i];
-        /* stage_add() decoded exactly this content strictly: not again */
-        proto_checked_t checked = {it->kind, it->body_fields};
-        store_new_t ev = {
-            .kind = it->kind->name, .date = it->date,
-            .author = it->author_len == UINT32_MAX ? NULL
-                                                   : (const char *)s->bytes.data + it->author_off,
-            .body = s->bytes.data + it->body_off, .body_len = it->body_len,
-        };
         store_ref_t ref;
-        int rc = store_txn_append_checked(t, &ev, &checked, &ref);
+        int rc = stage_append(t, s, i, &ref);
         if (rc)
             return err_wrap(rc, "event %zu", i + 1);
         if (i == 0)
             s->first = ref;
         s->last = ref;
-        if (s->progress && (i % 50000 == 0 || i + 1 == s->n))
-            progress("import: writing", i + 1, s->n);
     }
     return 0;
 }
@@ -305,9 +302,60 @@ static void import_help(const cli_ctx_t *ctx)
            "is listed as `FILE:LINE: reason`. Blank lines are skipped.\n", ctx->prog);
 }
 
-#define IMPORT_MAX_REPORTED 100
+/*
+ * Parsing and validating a line (jansson, then the strict decoder) costs
+ * several times what appending it does, so import is a pipeline: worker
+ * threads take chunks of lines from the file in turn and stage them, while
+ * this thread, inside the one write transaction, appends the chunks in file
+ * order as they complete. After the first bad line nothing more is appended,
+ * but every line is still checked, so that all bad lines are listed; the
+ * transaction is then aborted: all or nothing, as before. Chunks are kept
+ * until the end, so that a re-run of the callback (store_write, after
+ * growing the map) appends them again without the file, which may be a pipe.
+ * The write transaction is open while the file is checked, so a daemon's
+ * writes wait for the whole import, not only for its writing half.
+ */
 
-static int import_line(stage_t *s, const char *origin, char *line, size_t len,
+#define IMPORT_MAX_REPORTED 100
+#define IMPORT_CHUNK_LINES  1024
+#define IMPORT_MAX_WORKERS  4
+
+typedef struct chunk {
+    stage_t st;                /* its valid events, in line order */
+    buf_t bad;                 /* its bad lines: size_t lineno, then the message and NUL */
+    size_t nbad;
+} chunk_t;
+
+typedef struct import {
+    FILE *f;                   /* read only by a worker holding lock */
+    const char *name, *origin;
+    char today[11];
+    bool progress;
+    pthread_mutex_t lock;
+    pthread_cond_t done;       /* a chunk was completed, or a worker stopped */
+    /* under lock */
+    size_t lineno;             /* lines read so far */
+    bool eof, stop;            /* input ended; the writer gave up */
+    int fail;                  /* a worker failed (read error, no memory): its error */
+    char fail_msg[256];
+    chunk_t **chunk;           /* by number; NULL until the chunk is complete */
+    size_t nchunks, cap;       /* chunks handed out */
+    /* the writer's (this thread only) */
+    size_t seen;               /* chunks whose bad lines were counted and listed */
+    size_t bad, events;
+    store_ref_t first, last;
+} import_t;
+
+static void chunk_free(chunk_t *c)
+{
+    if (!c)
+        return;
+    stage_free(&c->st);
+    buf_free(&c->bad);
+    free(c);
+}
+
+static int import_line(stage_t *s, const char *origin, const char *line, size_t len,
                        const char *today)
 {
     json_error_t jerr;
@@ -320,35 +368,211 @@ static int import_line(stage_t *s, const char *origin, char *line, size_t len,
     return rc;
 }
 
-static int import_read(FILE *f, const char *name, stage_t *s, const char *origin)
+/* A worker's copy of the lines of one chunk: text, and per line its
+ * offset, length and number. */
+typedef struct lines {
+    buf_t text;
+    struct { size_t off, len, lineno; } *at;
+    size_t n;
+} lines_t;
+
+/* Under im->lock: reads up to IMPORT_CHUNK_LINES non-blank lines into l. */
+static int read_chunk(import_t *im, lines_t *l, char **line, size_t *cap)
 {
-    char today[11], *line = NULL;
-    size_t cap = 0, lineno = 0, bad = 0;
     ssize_t len;
-    cli_today(today);
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = '\0';
-        if (strspn(line, " \t") == (size_t)len)
+    buf_reset(&l->text);
+    l->n = 0;
+    while (l->n < IMPORT_CHUNK_LINES && (len = getline(line, cap, im->f)) >= 0) {
+        im->lineno++;
+        while (len > 0 && ((*line)[len - 1] == '\n' || (*line)[len - 1] == '\r'))
+            (*line)[--len] = '\0';
+        if (strspn(*line, " \t") == (size_t)len)
             continue;
-        if (import_line(s, origin, line, (size_t)len, today)) {
-            if (++bad <= IMPORT_MAX_REPORTED)
-                fprintf(stderr, "%s%s:%zu: %s\n", s->progress ? "\r" : "", name, lineno,
-                        err_msg());
+        l->at[l->n].off = l->text.len;
+        l->at[l->n].len = (size_t)len;
+        l->at[l->n].lineno = im->lineno;
+        l->n++;
+        int rc = buf_append(&l->text, *line, (size_t)len + 1);
+        if (rc)
+            return rc;
+    }
+    if (l->n < IMPORT_CHUNK_LINES) {
+        im->eof = true;
+        if (ferror(im->f))
+            return err_set(LD_EINVAL, "%s: read error", im->name);
+    }
+    return 0;
+}
+
+/* Stages every line of l into a new chunk; bad lines are noted in it. */
+static int stage_chunk(import_t *im, const lines_t *l, chunk_t **out)
+{
+    chunk_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(LD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < l->n; i++) {
+        const char *text = (const char *)l->text.data + l->at[i].off;
+        if (!import_line(&c->st, im->origin, text, l->at[i].len, im->today))
+            continue;
+        const char *msg = err_msg();
+        c->nbad++;
+        if (buf_append(&c->bad, &l->at[i].lineno, sizeof l->at[i].lineno) ||
+            buf_append(&c->bad, msg, strlen(msg) + 1)) {
+            chunk_free(c);
+            return err_set(LD_ENOMEM, "out of memory");
         }
-        if (s->progress && lineno % 50000 == 0)
-            progress("import: checking", lineno, 0);
+    }
+    buf_free(&c->st.scratch);
+    *out = c;
+    return 0;
+}
+
+/* Under im->lock: room for chunk number im->nchunks. */
+static int chunk_slot(import_t *im)
+{
+    if (im->nchunks < im->cap)
+        return 0;
+    size_t cap = im->cap ? im->cap * 2 : 256;
+    chunk_t **p = realloc(im->chunk, cap * sizeof *p);
+    if (!p)
+        return err_set(LD_ENOMEM, "out of memory");
+    im->chunk = p;
+    im->cap = cap;
+    return 0;
+}
+
+static void *import_worker(void *arg)
+{
+    import_t *im = arg;
+    lines_t l = {BUF_INIT, malloc(IMPORT_CHUNK_LINES * sizeof *l.at), 0};
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = l.at ? 0 : err_set(LD_ENOMEM, "out of memory");
+    while (!rc) {
+        pthread_mutex_lock(&im->lock);
+        if (im->eof || im->stop || im->fail) {
+            pthread_mutex_unlock(&im->lock);
+            break;
+        }
+        size_t k = im->nchunks;
+        rc = chunk_slot(im);
+        if (!rc) {
+            im->chunk[k] = NULL;
+            im->nchunks++;
+            rc = read_chunk(im, &l, &line, &cap);
+        }
+        pthread_mutex_unlock(&im->lock);
+        chunk_t *c = NULL;
+        if (!rc)
+            rc = stage_chunk(im, &l, &c);
+        pthread_mutex_lock(&im->lock);
+        if (!rc)
+            im->chunk[k] = c;
+        pthread_cond_broadcast(&im->done);
+        pthread_mutex_unlock(&im->lock);
+    }
+    if (rc) {
+        pthread_mutex_lock(&im->lock);
+        if (!im->fail) {
+            im->fail = rc;
+            snprintf(im->fail_msg, sizeof im->fail_msg, "%s", err_msg());
+        }
+        pthread_cond_broadcast(&im->done);
+        pthread_mutex_unlock(&im->lock);
     }
     free(line);
-    if (ferror(f))
-        return err_set(LD_EINVAL, "%s: read error", name);
-    if (bad > IMPORT_MAX_REPORTED)
-        fprintf(stderr, "%s: ... and %zu more bad lines\n", name, bad - IMPORT_MAX_REPORTED);
-    if (bad)
-        return err_set(LD_ESCHEMA, "%s: %zu bad line%s of %zu: nothing imported", name, bad,
-                       bad == 1 ? "" : "s", lineno);
+    free(l.at);
+    buf_free(&l.text);
+    return NULL;
+}
+
+/* Waits for chunk k; NULL once the input ended before it, or on failure
+ * (*rc set). */
+static chunk_t *import_wait(import_t *im, size_t k, int *rc)
+{
+    pthread_mutex_lock(&im->lock);
+    while (!im->fail && !(k < im->nchunks && im->chunk[k]) && !(im->eof && k >= im->nchunks))
+        pthread_cond_wait(&im->done, &im->lock);
+    chunk_t *c = !im->fail && k < im->nchunks ? im->chunk[k] : NULL;
+    if (im->fail)
+        *rc = err_set(im->fail, "%s", im->fail_msg);
+    pthread_mutex_unlock(&im->lock);
+    return c;
+}
+
+/* Counts and lists (the first IMPORT_MAX_REPORTED of) a chunk's bad lines. */
+static void import_report(import_t *im, const chunk_t *c)
+{
+    const uint8_t *p = c->bad.data, *end = p + c->bad.len;
+    while (p < end) {
+        size_t lineno;
+        memcpy(&lineno, p, sizeof lineno);
+        const char *msg = (const char *)p + sizeof lineno;
+        if (++im->bad <= IMPORT_MAX_REPORTED)
+            fprintf(stderr, "%s%s:%zu: %s\n", im->progress ? "\r" : "", im->name, lineno, msg);
+        p += sizeof lineno + strlen(msg) + 1;
+    }
+}
+
+static int import_commit_fn(store_txn_t *t, void *arg)
+{
+    import_t *im = arg;
+    im->events = 0;
+    int rc = 0;
+    chunk_t *c;
+    for (size_t k = 0; !rc && (c = import_wait(im, k, &rc)); k++) {
+        if (k == im->seen) {
+            import_report(im, c);
+            im->seen++;
+        }
+        for (size_t i = 0; !im->bad && i < c->st.n; i++) {
+            store_ref_t ref;
+            if ((rc = stage_append(t, &c->st, i, &ref)))
+                return err_wrap(rc, "event %zu", im->events + 1);
+            if (im->events++ == 0)
+                im->first = ref;
+            im->last = ref;
+            if (im->progress && im->events % 50000 == 0)
+                fprintf(stderr, "\rimport: %zu events", im->events);
+        }
+    }
+    if (rc)
+        return rc;
+    if (im->bad > IMPORT_MAX_REPORTED)
+        fprintf(stderr, "%s: ... and %zu more bad lines\n", im->name,
+                im->bad - IMPORT_MAX_REPORTED);
+    if (im->bad)
+        return err_set(LD_ESCHEMA, "%s: %zu bad line%s of %zu: nothing imported", im->name,
+                       im->bad, im->bad == 1 ? "" : "s", im->lineno);
     return 0;
+}
+
+static int import_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > IMPORT_MAX_WORKERS ? IMPORT_MAX_WORKERS : (int)n;
+}
+
+/* Checks and appends every line of im->f in one write transaction. */
+static int import_run(import_t *im, store_t *store)
+{
+    pthread_t tid[IMPORT_MAX_WORKERS];
+    int n = 0, rc = 0;
+    /* jansson seeds its hash function on first use: do that here, once */
+    json_decref(json_object());
+    for (int want = import_workers(); n < want; n++)
+        if (pthread_create(&tid[n], NULL, import_worker, im))
+            break;
+    if (n == 0)
+        rc = err_set(LD_ENOMEM, "import: cannot start a thread");
+    if (!rc)
+        rc = store_write(store, import_commit_fn, im);
+    pthread_mutex_lock(&im->lock);
+    im->stop = true;            /* after a failed write the rest need not be read */
+    pthread_mutex_unlock(&im->lock);
+    for (int i = 0; i < n; i++)
+        pthread_join(tid[i], NULL);
+    return rc;
 }
 
 int cli_cmd_import(const cli_ctx_t *ctx, int argc, char **argv)
@@ -375,25 +599,34 @@ int cli_cmd_import(const cli_ctx_t *ctx, int argc, char **argv)
     if (!f)
         return cli_fail(ctx, err_set(LD_ENOTFOUND, "%s: cannot open", name));
     unit_t *u = NULL;
-    stage_t s = {.progress = cli_progress_wanted()};
+    import_t im = {.f = f, .name = name, .progress = cli_progress_wanted()};
+    pthread_mutex_init(&im.lock, NULL);
+    pthread_cond_init(&im.done, NULL);
+    cli_today(im.today);
     int rc = cli_open(ctx, dir, &u);
     if (!rc)
         rc = check_not_restoring(u);
-    if (!rc)
-        rc = import_read(f, name, &s, store_origin(u->store));
-    if (!rc && s.n && !(rc = store_write(u->store, stage_commit_fn, &s)))
+    if (!rc) {
+        im.origin = store_origin(u->store);
+        rc = import_run(&im, u->store);
+    }
+    if (!rc && im.events)
         nudge_send(u->dir);
-    if (s.progress)
+    if (im.progress)
         fputc('\n', stderr);
-    if (!rc && s.n)
-        printf("imported %zu events (%s#%llu..%llu)\n", s.n, store_origin(u->store),
-               (unsigned long long)s.first.seq, (unsigned long long)s.last.seq);
+    if (!rc && im.events)
+        printf("imported %zu events (%s#%llu..%llu)\n", im.events, store_origin(u->store),
+               (unsigned long long)im.first.seq, (unsigned long long)im.last.seq);
     else if (!rc)
         printf("imported 0 events\n");
     int ret = rc ? cli_fail(ctx, rc) : 0;
     if (f != stdin)
         fclose(f);
-    stage_free(&s);
+    for (size_t i = 0; i < im.nchunks; i++)
+        chunk_free(im.chunk[i]);
+    free(im.chunk);
+    pthread_cond_destroy(&im.done);
+    pthread_mutex_destroy(&im.lock);
     unit_close(&u);
     return ret;
 }
