@@ -213,9 +213,24 @@ static int commit_errno(const store_t *s, int rc)
     return rc;
 }
 
+/* The views' txn hooks (store_add_txn_hooks): `begin` or `flush`. */
+static int run_hooks(store_txn_t *t, bool flush)
+{
+    store_t *s = t->s;
+    for (int i = 0; i < s->nhook; i++) {
+        store_txn_hook_fn fn = flush ? s->hook[i].flush : s->hook[i].begin;
+        int rc = fn ? fn(t, s->hook[i].arg) : 0;
+        if (rc)
+            return store_txn_fail(t, rc);
+    }
+    return 0;
+}
+
 static int txn_commit(store_txn_t *t)
 {
-    int rc = store_txn_flush(t);
+    int rc = t->failed ? 0 : run_hooks(t, true);
+    if (!rc)
+        rc = store_txn_flush(t);
     if (!rc)
         rc = t->failed;
     if (!rc)
@@ -249,7 +264,9 @@ int store_write(store_t *s, store_write_fn fn, void *arg)
         if (rc)
             return rc;
         size_t seen = store_map_size(s);    /* fixed while the txn holds the lock */
-        rc = fn(&t, arg);
+        rc = run_hooks(&t, false);
+        if (!rc)
+            rc = fn(&t, arg);
         if (!rc && t.failed)
             rc = t.failed;      /* fn went on after a failed write: never commit that */
         if (rc)
@@ -333,6 +350,21 @@ int store_add_indexer(store_t *s, store_index_fn fn, void *arg)
     s->idx[s->nidx].fn = fn;
     s->idx[s->nidx].arg = arg;
     s->nidx++;
+    return 0;
+}
+
+int store_add_txn_hooks(store_t *s, store_txn_hook_fn begin, store_txn_hook_fn flush,
+                        void (*close)(void *arg), void *arg)
+{
+    if (!s)
+        return err_set(LD_EINVAL, "store: store_add_txn_hooks without a store");
+    if (s->nhook == STORE_MAX_INDEXERS)
+        return err_set(LD_ETOOBIG, "store: at most %d sets of hooks", STORE_MAX_INDEXERS);
+    s->hook[s->nhook].begin = begin;
+    s->hook[s->nhook].flush = flush;
+    s->hook[s->nhook].close = close;
+    s->hook[s->nhook].arg = arg;
+    s->nhook++;
     return 0;
 }
 
@@ -679,6 +711,9 @@ void store_close(store_t **sp)
     *sp = NULL;
     if (s->env)
         mdb_env_close(s->env);
+    for (int i = 0; i < s->nhook; i++)
+        if (s->hook[i].close)
+            s->hook[i].close(s->hook[i].arg);
     pthread_rwlock_destroy(&s->remap);
     pthread_mutex_destroy(&s->dbi_lock);
     pthread_key_delete(s->in_txn);

@@ -149,6 +149,19 @@ typedef int (*store_index_fn)(store_txn_t *t, const proto_event_t *ev, void *arg
 /* Adds an indexer (at most 8); call before any write. */
 int store_add_indexer(store_t *s, store_index_fn fn, void *arg);
 
+/* Hooks for a view that batches its updates in memory over a write
+ * transaction (the statistics view). `begin` runs when a write transaction
+ * starts, inside it: each retry of store_write starts a new transaction, so
+ * anything kept from an aborted attempt must be dropped here. `flush` runs
+ * just before the commit, inside the transaction: it writes the batch; a
+ * non-zero return aborts the transaction and store_write returns it
+ * (MDB_MAP_FULL grows the map and retries as usual). `close` runs in
+ * store_close, to free arg. Any of the three may be NULL; at most 8 sets;
+ * add them before any write. (Added for the statistics view.) */
+typedef int (*store_txn_hook_fn)(store_txn_t *t, void *arg);
+int store_add_txn_hooks(store_t *s, store_txn_hook_fn begin, store_txn_hook_fn flush,
+                        void (*close)(void *arg), void *arg);
+
 /* ---- reading ---- */
 
 typedef struct store_head {

@@ -44,6 +44,9 @@ struct store {
     pthread_key_t in_txn;       /* non-NULL while this thread holds a txn */
     struct { store_index_fn fn; void *arg; } idx[STORE_MAX_INDEXERS];
     int nidx;
+    struct { store_txn_hook_fn begin, flush; void (*close)(void *); void *arg; }
+        hook[STORE_MAX_INDEXERS];
+    int nhook;
     size_t origin_len;
     char origin[PROTO_ORIGIN_MAX + 1];
     char *data_path;            /* DIR/data.mdb, for store_info_get */
