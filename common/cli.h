@@ -58,6 +58,15 @@ struct unit;
  * else $LIANDONG_DIR) and opens the unit there. */
 int cli_open(const cli_ctx_t *ctx, const char *opt_dir, struct unit **out);
 
+/* Records one event of unit u through the path `record` takes (validate
+ * strictly, append durably, nudge the daemon): obj is the input object
+ * {"kind", "date"?, "author"?, "body"} (borrowed). On success writes its id
+ * "ORIGIN#SEQ" into id[idlen]. Errors as `record` reports them. (Added for
+ * `joint`, in common/cli_record.c.) */
+struct json_t;
+int cli_record_obj(struct unit *u, struct json_t *obj, char *id, size_t idlen);
+int cli_cmd_joint(const cli_ctx_t *ctx, int argc, char **argv);
+
 /* `stats` (common/cli_stats.c). A hub passes `links`, which returns its
  * per-child link records (children_json_stored: a new JSON array) for the
  * sync-health figures; a township passes NULL. */

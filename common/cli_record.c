@@ -630,3 +630,23 @@ int cli_cmd_import(const cli_ctx_t *ctx, int argc, char **argv)
     unit_close(&u);
     return ret;
 }
+
+/* ---- the record path for other subcommands ---- */
+
+int cli_record_obj(struct unit *u, json_t *obj, char *id, size_t idlen)
+{
+    stage_t s = {0};
+    char today[11];
+    cli_today(today);
+    int rc = check_not_restoring(u);
+    if (!rc)
+        rc = stage_add(&s, store_origin(u->store), obj, today);
+    if (!rc)
+        rc = store_write(u->store, stage_commit_fn, &s);
+    if (!rc) {
+        nudge_send(u->dir); /* a running daemon sends it on at once */
+        snprintf(id, idlen, "%s#%llu", store_origin(u->store), (unsigned long long)s.first.seq);
+    }
+    stage_free(&s);
+    return rc;
+}

@@ -18,6 +18,7 @@ static const cli_cmd_t hub_cmds[] = {
     {"status", cli_cmd_status, "what this hub is and what its store holds"},
     {"digest", cli_cmd_digest, "per origin: highest contiguous seq and chain head hash"},
     {"deputies", cli_cmd_deputies, "the deputy registry"},
+    {"joint", cli_cmd_joint, "joint inspections: open, update, close, list, show, ..."},
     {"stats", hub_cmd_stats, "statistics of this hub's subtree, with its children's sync health"},
     {"kinds", cli_cmd_kinds, "the event kinds and their fields"},
     {"config", cli_cmd_config, "show or change settings (listen, upstream...)"},

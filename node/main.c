@@ -13,6 +13,7 @@ static const cli_cmd_t node_cmds[] = {
     {"status", cli_cmd_status, "what this unit is and what its store holds"},
     {"digest", cli_cmd_digest, "per origin: highest contiguous seq and chain head hash"},
     {"deputies", cli_cmd_deputies, "the deputy registry"},
+    {"joint", cli_cmd_joint, "joint inspections: list, show, finding, report, rectify"},
     {"stats", cli_cmd_stats, "statistics of this township: deputies, activity, suggestions..."},
     {"kinds", cli_cmd_kinds, "the event kinds and their fields"},
     {"run", node_cmd_run, "the sync daemon: keep the link to the district hub up"},
