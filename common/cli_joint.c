@@ -472,14 +472,19 @@ static void print_list(const json_t *list)
         char b[32];
         printf("%-16s ", str(o, "id"));
         cli_print_cell(stdout, str(o, "title"), 28);
-        printf("%-9s %-6s %s..%s  units %lld: reported %lld (%lld late), overdue %lld; "
-               "findings %lld", str(o, "type"), str(o, "state"), str(o, "from"), str(o, "due"),
-               num(tt, "units"), num(tt, "reported") + num(tt, "reported_late"),
-               num(tt, "reported_late"), num(tt, "overdue"),
-               num(json_object_get(tt, "findings"), "total"));
+        printf("%-9s %-6s %s..%s", str(o, "type"), str(o, "state"), str(o, "from"),
+               str(o, "due"));
         json_t *self = json_object_get(o, "this_unit");
+        if (!self || num(tt, "units") > 1) /* a hub: the figures of its subtree */
+            printf("  units %lld: reported %lld (%lld late), overdue %lld; findings %lld",
+                   num(tt, "units"), num(tt, "reported") + num(tt, "reported_late"),
+                   num(tt, "reported_late"), num(tt, "overdue"),
+                   num(json_object_get(tt, "findings"), "total"));
         if (self)
-            printf("; this unit: %s", label(str(self, "status"), b, sizeof b));
+            printf("%sthis unit: %s, %lld finding%s", num(tt, "units") > 1 ? "; " : "  ",
+                   label(str(self, "status"), b, sizeof b),
+                   num(json_object_get(self, "findings"), "total"),
+                   num(json_object_get(self, "findings"), "total") == 1 ? "" : "s");
         putchar('\n');
     }
 }
@@ -536,7 +541,7 @@ static void print_findings(const json_t *list)
     size_t i;
     json_t *f;
     json_array_foreach(list, i, f) {
-        printf("  %-24s %s %-6s %s: %s", str(f, "id"), str(f, "date"), str(f, "severity"),
+        printf("  %-32s %s %-6s %s: %s", str(f, "id"), str(f, "date"), str(f, "severity"),
                str(f, "site"), str(f, "problem"));
         if (json_object_get(f, "suggestion"))
             printf(" (suggestion: %s)", str(f, "suggestion"));
