@@ -29,14 +29,9 @@ const proto_kind_t *proto_schema_at(size_t i)
     return i < proto_schema_table_len_ ? &proto_schema_table_[i] : NULL;
 }
 
-/* name (NUL-terminated) equals s[0..len). Stops at the first difference,
- * without measuring name first: lookups run once per event and field. */
 static bool name_eq(const char *name, const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (name[i] != s[i] || name[i] == '\0')
-            return false;
-    return name[len] == '\0';
+    return strlen(name) == len && memcmp(name, s, len) == 0;
 }
 
 const proto_kind_t *proto_schema_find(const char *name, size_t len)
