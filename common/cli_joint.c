@@ -611,8 +611,10 @@ static int run_view(const cli_ctx_t *ctx, unit_t *u, jargs_t *a, bool show)
     if (!rc)
         rc = show ? joint_show(t, a->id, &q, &out) : joint_list(t, &q, &out);
     if (!rc && a->json) {
-        json_dumpf(out, stdout, DUMP_FLAGS);
-        putchar('\n');
+        char *text = json_dumps(out, DUMP_FLAGS); /* one write, not one per token */
+        if (text)
+            puts(text);
+        free(text);
     } else if (!rc && show) {
         print_show(out, a->findings);
     } else if (!rc) {
