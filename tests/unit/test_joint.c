@@ -445,9 +445,19 @@ static void test_joint_figures(void **state)
     assert_int_equal(late, 1);
     assert_int_equal(done, 1);
     json_decref(o);
+}
 
-    /* J2: the change by the city (not J2's opener) is ignored */
-    o = show(s, w.j2, "2026-04-01", false);
+/* J2 (opened by a district) and the list of everything. */
+static void test_joint_district_inspection_and_list(void **state)
+{
+    fx_t *f = *state;
+    world_t w;
+    build_world(f, &w);
+    store_t *s = replay(f, "hrb", f->ev, f->nev, 2);
+    size_t i;
+    json_t *fi;
+    /* the change by the city (not J2's opener) is ignored */
+    json_t *o = show(s, w.j2, "2026-04-01", false);
     assert_string_equal(sget(o, "due"), "2026-04-15");
     assert_int_equal(iget(o, "ignored"), 1);
     assert_int_equal(iget(row(o, "units", "hrb/a/x"), "findings.medium"), 1);
@@ -765,6 +775,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_joint_figures),
+        T(test_joint_district_inspection_and_list),
         T(test_joint_order_independent),
         T(test_joint_levels_agree),
         T(test_joint_early_arrival),
