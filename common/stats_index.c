@@ -17,10 +17,12 @@
  */
 #include "common/stats_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "common/err.h"
 #include "proto/schema.h"
+#include "proto/mpk.h"
 
 const char *const stats_levels[STATS_NLEVEL] = {"township", "district", "city", "province",
                                                 "national"};
@@ -105,37 +107,62 @@ static void bg_item(stats_body_t *b, mpk_str_t s)
             b->bg |= 2;
 }
 
-static int read_value(stats_body_t *b, mpk_str_t key, mpk_reader_t *r)
+/* The body fields the figures read, by name: a switch on the length
+ * first, since this runs for every field of every event. */
+enum { B_NONE, B_DEPUTY, B_SUGGESTION, B_RATING, B_STATUS, B_REASON, B_LEVEL, B_CATEGORY,
+       B_TERM, B_TARGET, B_ID, B_NAME, B_TYPE, B_JOINT, B_FINDING, B_DUE, B_SCORE,
+       B_CONSTITUENTS, B_SCOPE, B_BACKGROUND };
+
+static int field_id(mpk_str_t k)
+{
+#define IS(s) (memcmp(k.ptr, s, sizeof s - 1) == 0)
+    switch (k.len) {
+    case 2: return IS("id") ? B_ID : B_NONE;
+    case 3: return IS("due") ? B_DUE : B_NONE;
+    case 4: return IS("name") ? B_NAME : IS("type") ? B_TYPE : IS("term") ? B_TERM : B_NONE;
+    case 5: return IS("level") ? B_LEVEL : IS("score") ? B_SCORE : IS("joint") ? B_JOINT
+                 : IS("scope") ? B_SCOPE : B_NONE;
+    case 6: return IS("deputy") ? B_DEPUTY : IS("rating") ? B_RATING : IS("status") ? B_STATUS
+                 : IS("reason") ? B_REASON : IS("target") ? B_TARGET : B_NONE;
+    case 7: return IS("finding") ? B_FINDING : B_NONE;
+    case 8: return IS("category") ? B_CATEGORY : B_NONE;
+    case 10: return IS("suggestion") ? B_SUGGESTION : IS("background") ? B_BACKGROUND : B_NONE;
+    case 12: return IS("constituents") ? B_CONSTITUENTS : B_NONE;
+    default: return B_NONE;
+    }
+#undef IS
+}
+
+static const size_t str_off[] = {
+        [B_DEPUTY] = offsetof(stats_body_t, deputy),
+        [B_SUGGESTION] = offsetof(stats_body_t, suggestion),
+        [B_RATING] = offsetof(stats_body_t, rating), [B_STATUS] = offsetof(stats_body_t, status),
+        [B_REASON] = offsetof(stats_body_t, reason), [B_LEVEL] = offsetof(stats_body_t, level),
+        [B_CATEGORY] = offsetof(stats_body_t, category), [B_TERM] = offsetof(stats_body_t, term),
+        [B_TARGET] = offsetof(stats_body_t, target), [B_ID] = offsetof(stats_body_t, id),
+        [B_NAME] = offsetof(stats_body_t, name), [B_TYPE] = offsetof(stats_body_t, type),
+        [B_JOINT] = offsetof(stats_body_t, joint), [B_FINDING] = offsetof(stats_body_t, finding),
+        [B_DUE] = offsetof(stats_body_t, due),
+};
+
+static void read_value_str(stats_body_t *b, int id, mpk_str_t v)
+{
+    *(mpk_str_t *)(void *)((char *)b + str_off[id]) = v;
+}
+
+static int read_value(stats_body_t *b, int id, mpk_reader_t *r)
 {
     mpk_type_t t;
     int rc = mpk_peek(r, &t);
     if (rc)
         return rc;
-    if (t == MPK_STR) {
-        static const struct { const char *name; size_t off; } fields[] = {
-            {"deputy", offsetof(stats_body_t, deputy)}, {"suggestion", offsetof(stats_body_t, suggestion)},
-            {"rating", offsetof(stats_body_t, rating)}, {"status", offsetof(stats_body_t, status)},
-            {"reason", offsetof(stats_body_t, reason)}, {"level", offsetof(stats_body_t, level)},
-            {"category", offsetof(stats_body_t, category)}, {"term", offsetof(stats_body_t, term)},
-            {"target", offsetof(stats_body_t, target)}, {"id", offsetof(stats_body_t, id)},
-            {"name", offsetof(stats_body_t, name)}, {"type", offsetof(stats_body_t, type)},
-            {"joint", offsetof(stats_body_t, joint)}, {"finding", offsetof(stats_body_t, finding)},
-            {"due", offsetof(stats_body_t, due)},
-        };
-        mpk_str_t v;
-        if ((rc = mpk_read_str(r, UINT32_MAX, &v)))
-            return rc;
-        for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
-            if (mpk_str_eq(key, fields[i].name))
-                *(mpk_str_t *)(void *)((char *)b + fields[i].off) = v;
-        return 0;
-    }
-    if ((t == MPK_UINT || t == MPK_INT) && (mpk_str_eq(key, "score") ||
-                                             mpk_str_eq(key, "constituents"))) {
+    if (id >= B_DEPUTY && id <= B_DUE && t == MPK_STR)
+        return mpk_read_str(r, UINT32_MAX, (mpk_str_t *)(void *)((char *)b + str_off[id]));
+    if ((id == B_SCORE || id == B_CONSTITUENTS) && (t == MPK_UINT || t == MPK_INT)) {
         int64_t v;
         if ((rc = mpk_read_int(r, &v)))
             return rc;
-        if (mpk_str_eq(key, "score")) {
+        if (id == B_SCORE) {
             b->score = v;
             b->has_score = true;
         } else {
@@ -143,10 +170,10 @@ static int read_value(stats_body_t *b, mpk_str_t key, mpk_reader_t *r)
         }
         return 0;
     }
-    if (t == MPK_ARRAY && mpk_str_eq(key, "scope")) {
+    if (id == B_SCOPE && t == MPK_ARRAY) {
         b->scope = *r;
         b->has_scope = true;
-    } else if (t == MPK_ARRAY && mpk_str_eq(key, "background")) {
+    } else if (id == B_BACKGROUND && t == MPK_ARRAY) {
         mpk_reader_t a = *r;
         uint32_t n;
         b->has_bg = true;
@@ -162,6 +189,53 @@ static int read_value(stats_body_t *b, mpk_str_t key, mpk_reader_t *r)
     return mpk_skip(r, 4);
 }
 
+/* Fast paths over the body's msgpack for the common cases (strings and
+ * non-negative integers): the decoder has validated every byte already, so
+ * only bounds are checked here. Anything else goes through the mpk reader. */
+static bool fast_str(const uint8_t **p, const uint8_t *end, mpk_str_t *out)
+{
+    const uint8_t *q = *p;
+    uint32_t n;
+    if (q >= end)
+        return false;
+    if ((*q & 0xe0) == 0xa0) {
+        n = *q & 0x1f;
+        q += 1;
+    } else if (*q == 0xd9 && end - q >= 2) {
+        n = q[1];
+        q += 2;
+    } else if (*q == 0xda && end - q >= 3) {
+        n = (uint32_t)q[1] << 8 | q[2];
+        q += 3;
+    } else {
+        return false;
+    }
+    if ((size_t)(end - q) < n)
+        return false;
+    out->ptr = (const char *)q;
+    out->len = n;
+    *p = q + n;
+    return true;
+}
+
+static bool fast_uint(const uint8_t **p, const uint8_t *end, int64_t *v)
+{
+    const uint8_t *q = *p;
+    if (q < end && *q < 0x80) {
+        *v = *q;
+        *p = q + 1;
+    } else if (q + 1 < end && *q == 0xcc) {
+        *v = q[1];
+        *p = q + 2;
+    } else if (q + 2 < end && *q == 0xcd) {
+        *v = (int64_t)q[1] << 8 | q[2];
+        *p = q + 3;
+    } else {
+        return false;
+    }
+    return true;
+}
+
 static int body_read(const proto_event_t *ev, stats_body_t *b)
 {
     memset(b, 0, sizeof *b);
@@ -170,9 +244,31 @@ static int body_read(const proto_event_t *ev, stats_body_t *b)
     uint32_t n;
     int rc = mpk_read_map(&r, PROTO_BODY_FIELDS, &n);
     for (uint32_t i = 0; !rc && i < n; i++) {
-        mpk_str_t key;
-        if (!(rc = mpk_read_str(&r, UINT32_MAX, &key)))
-            rc = read_value(b, key, &r);
+        mpk_str_t key, sv;
+        int64_t iv;
+        if (!fast_str(&r.p, r.end, &key) && (rc = mpk_read_str(&r, UINT32_MAX, &key)))
+            break;
+        int id = field_id(key);
+        const uint8_t *at = r.p;
+        if (id == B_NONE || (id >= B_DEPUTY && id <= B_DUE)) {
+            if (fast_str(&r.p, r.end, &sv)) {
+                if (id != B_NONE)
+                    read_value_str(b, id, sv);
+                continue;
+            }
+            if (id == B_NONE && fast_uint(&r.p, r.end, &iv))
+                continue;
+        } else if ((id == B_SCORE || id == B_CONSTITUENTS) && fast_uint(&r.p, r.end, &iv)) {
+            if (id == B_SCORE) {
+                b->score = iv;
+                b->has_score = true;
+            } else {
+                b->constituents = iv;
+            }
+            continue;
+        }
+        r.p = at;
+        rc = read_value(b, id, &r);
     }
     return rc ? err_set(LD_ECORRUPT, "statistics: an event body does not read back") : 0;
 }
@@ -182,57 +278,54 @@ static int body_read(const proto_event_t *ev, stats_body_t *b)
 
 void stats_add(stats_ix_t *x, int kind, int month, int idx, int32_t v)
 {
-    if (!v)
-        return;
-    for (int i = 0; i < x->nd; i++) {
-        stats_delta_t *d = &x->d[i];
-        if (d->kind == kind && d->month == month && d->idx == idx) {
-            d->v += v;
-            return;
-        }
-    }
-    /* The contributions of one event stay far below MAX_DELTAS. */
+    /* Appended as they come (a value and its reversal cancel when applied).
+     * The contributions of one event stay well below MAX_DELTAS; going past
+     * it is a bug, caught in apply(). */
     if (x->nd < MAX_DELTAS)
-        x->d[x->nd++] = (stats_delta_t){(uint8_t)kind, month, (uint16_t)idx, v};
+        x->d[x->nd] = (stats_delta_t){(uint8_t)kind, month, (uint16_t)idx, v};
+    x->nd++;
 }
 
-/* Applies the deltas of one record (kind, month) of `origin`. */
+/* Applies the deltas of one record (kind, month) of `origin`. Consecutive
+ * events mostly hit the same record (a unit's flows of one month): the
+ * view remembers the last one and skips the lookup. */
 static int apply_record(stats_ix_t *x, const char *origin, size_t olen, int kind, int month,
                         bool *done)
 {
     size_t n = kind == K_FLOW ? STATS_NF : kind == K_STOCK ? STATS_NS : STATS_HIST_N;
-    int32_t vals[STATS_HIST_N];
     uint8_t k[STATS_KEY_MAX];
-    MDB_val key = {stats_agg_key(k, origin, olen, kind, month, NULL, 0), k}, val;
-    memset(vals, 0, n * sizeof *vals);
-    int rc = mdb_get(x->txn, x->agg, &key, &val);
-    if (rc && rc != MDB_NOTFOUND)
-        return stats_lmdb_fail(rc, "read an aggregate");
-    if (!rc)
-        memcpy(vals, val.mv_data, val.mv_size < n * 4 ? val.mv_size : n * 4);
-    bool nonzero = false;
+    size_t klen = stats_agg_key(k, origin, olen, kind, month, NULL, 0);
+    stats_view_t *v = x->v;
+    stats_rec_t **memo = &v->memo[(kind * 7 + month) & (STATS_MEMO - 1)];
+    stats_rec_t *r = *memo;
+    if (!r || r->klen != klen || memcmp(r->key, k, klen) != 0) {
+        int rc = stats_cache_get(v->cache, x->txn, v->dbi[STATS_DB_AGG], STATS_DB_AGG, k, klen,
+                                 n * 4, &r);
+        if (rc)
+            return rc;
+        *memo = r;
+    }
     for (int i = 0; i < x->nd; i++) {
         stats_delta_t *d = &x->d[i];
         if (d->kind == kind && d->month == month) {
-            vals[d->idx] += d->v;
+            int32_t val;
+            memcpy(&val, r->val + 4 * d->idx, 4);   /* the buffer is zero-filled to n * 4 */
+            val += d->v;
+            memcpy(r->val + 4 * d->idx, &val, 4);
             done[i] = true;
         }
     }
-    for (size_t i = 0; i < n && !nonzero; i++)
-        nonzero = vals[i] != 0;
-    if (!nonzero) {
-        rc = mdb_del(x->txn, x->agg, &key, NULL);
-        return rc && rc != MDB_NOTFOUND ? stats_lmdb_fail(rc, "delete an aggregate") : 0;
-    }
-    val.mv_size = n * sizeof *vals;
-    val.mv_data = vals;
-    rc = mdb_put(x->txn, x->agg, &key, &val, 0);
-    return rc ? stats_lmdb_fail(rc, "write an aggregate") : 0;
+    r->len = (uint32_t)(n * 4);
+    r->dirty = true;
+    return 0;
 }
 
 static int apply(stats_ix_t *x, const char *origin, size_t olen)
 {
     bool done[MAX_DELTAS] = {false};
+    if (x->nd > MAX_DELTAS)
+        return err_set(LD_ECORRUPT, "statistics: one event made more than %d changes",
+                       MAX_DELTAS);
     for (int i = 0; i < x->nd; i++) {
         if (done[i] || !x->d[i].v) {
             done[i] = true;
@@ -244,6 +337,12 @@ static int apply(stats_ix_t *x, const char *origin, size_t olen)
     }
     x->nd = 0;
     return 0;
+}
+
+static void memo_clear(stats_view_t *v)
+{
+    memset(v->memo, 0, sizeof v->memo);
+    v->ememo = NULL;
 }
 
 /* ---- entity records ---- */
@@ -259,30 +358,59 @@ static size_t ent_key(uint8_t *k, int kind, const char *a, size_t alen, const ch
 }
 
 /* Loads a record into rec (zeroed if absent); *found says which. */
-int stats_ent_get(stats_ix_t *x, const uint8_t *k, size_t klen, void *rec, size_t size, bool *found)
+int stats_ent_get(stats_ix_t *x, const uint8_t *k, size_t klen, void *rec, size_t size,
+                  bool *found)
 {
-    MDB_val key = {klen, (void *)k}, val;
-    memset(rec, 0, size);
-    int rc = mdb_get(x->txn, x->ent, &key, &val);
-    *found = rc == 0;
-    if (rc == MDB_NOTFOUND)
-        return 0;
+    stats_rec_t *r;
+    int rc = stats_cache_get(x->v->cache, x->txn, x->v->dbi[STATS_DB_ENT], STATS_DB_ENT, k,
+                             klen, size, &r);
     if (rc)
-        return stats_lmdb_fail(rc, "read an entity");
-    memcpy(rec, val.mv_data, val.mv_size < size ? val.mv_size : size);
+        return rc;
+    x->v->ememo = r;   /* the put that usually follows finds it without a lookup */
+    *found = r->len > 0;
+    memset(rec, 0, size);
+    memcpy(rec, r->val, r->len < size ? r->len : size);
     return 0;
 }
 
 int stats_ent_put(stats_ix_t *x, const uint8_t *k, size_t klen, const void *rec, size_t size)
 {
-    MDB_val key = {klen, (void *)k}, val = {size, (void *)rec};
-    int rc = mdb_put(x->txn, x->ent, &key, &val, 0);
-    return rc ? stats_lmdb_fail(rc, "write an entity") : 0;
+    stats_rec_t *r = x->v->ememo;
+    if (!r || r->klen != klen || memcmp(r->key, k, klen) != 0) {
+        int rc = stats_cache_get(x->v->cache, x->txn, x->v->dbi[STATS_DB_ENT], STATS_DB_ENT, k,
+                                 klen, size, &r);
+        if (rc)
+            return rc;
+    }
+    if (size > r->cap)   /* cannot happen: every get asked for the full record size */
+        return err_set(LD_ECORRUPT, "statistics: a record outgrew its buffer");
+    memcpy(r->val, rec, size);
+    r->len = (uint32_t)size;
+    r->dirty = true;
+    return 0;
 }
 
 /* ---- deputies ---- */
 
-static int mon_of(uint32_t day) { return stats_day_month(day); }
+/* Month of a day number, from a table for 1949..2099 (built once: this is
+ * called several times per entity event). */
+#define MON_FIRST_YEAR 1949
+#define MON_DAYS 55520
+static uint16_t mon_table[MON_DAYS];
+static int32_t mon_base;
+
+static void mon_table_build(void)
+{
+    mon_base = stats_days(MON_FIRST_YEAR, 1, 1);
+    for (int i = 0; i < MON_DAYS; i++)
+        mon_table[i] = (uint16_t)stats_day_month((uint32_t)(mon_base + i));
+}
+
+static int mon_of(uint32_t day)
+{
+    int64_t i = (int64_t)day - mon_base;
+    return i >= 0 && i < MON_DAYS ? mon_table[i] : stats_day_month(day);
+}
 
 static bool in_term(const dep_rec_t *r, int year)
 {
@@ -564,132 +692,203 @@ static int unit_event(stats_ix_t *x, const stats_body_t *b)
 
 /* ---- dispatch ---- */
 
-static int flows_only(stats_ix_t *x, const stats_body_t *b, const char *k)
+/* What the indexer does per kind, indexed by the kind's place in the schema
+ * table (ev->schema - proto_schema_at(0)); built once. */
+enum { X_NONE, X_UNIT, X_DEPUTY, X_SUGGESTION, X_JOINT, X_CONTACT, X_EVALUATION,
+       X_ATTENDANCE, X_SUPERVISION };
+typedef struct kind_rule {
+    uint8_t what;      /* X_* */
+    bool body;         /* the handler reads body fields */
+    char sub;          /* the entity handler's kind letter, or the supervision type index */
+    int16_t flow;      /* a flow counted for every event of the kind, or -1 */
+} kind_rule_t;
+
+#define MAX_KINDS 64
+static kind_rule_t rules[MAX_KINDS];
+static size_t nrules;
+static pthread_once_t rules_once = PTHREAD_ONCE_INIT;
+
+static void rules_build(void)
 {
-    const proto_event_t *ev = x->ev;
-    if (strncmp(k, "deputy.", 7) == 0) {
-        k += 7;
-        if (strcmp(k, "contact") == 0) {
-            stats_add(x, K_FLOW, x->mon, F_CONTACTS, 1);
-            stats_add(x, K_FLOW, x->mon, F_CONTACT_PEOPLE, (int32_t)b->constituents);
-        } else if (strcmp(k, "evaluation") == 0) {
-            stats_add(x, K_FLOW, x->mon, F_EVALUATIONS, 1);
-        } else if (strcmp(k, "attendance") == 0) {
-            if (mpk_str_eq(b->status, "present"))
-                stats_add(x, K_FLOW, x->mon, F_ATT_PRESENT, 1);
-            else if (mpk_str_eq(b->status, "excused"))
-                stats_add(x, K_FLOW, x->mon, F_ATT_EXCUSED, 1);
-            else if (mpk_str_eq(b->status, "absent"))
-                stats_add(x, K_FLOW, x->mon, F_ATT_ABSENT, 1);
-        }
-        return 0;
+    static const struct { const char *kind; kind_rule_t r; } map[] = {
+        {"unit.registered", {X_UNIT, true, 0, -1}},
+        {"deputy.registered", {X_DEPUTY, true, 'R', -1}},
+        {"deputy.updated", {X_DEPUTY, true, 'U', -1}},
+        {"deputy.left", {X_DEPUTY, true, 'L', -1}},
+        {"deputy.duty_report", {X_DEPUTY, true, 'D', F_DUTY_REPORTS}},
+        {"deputy.training", {X_DEPUTY, true, 'T', F_TRAININGS}},
+        {"deputy.contact", {X_CONTACT, true, 0, F_CONTACTS}},
+        {"deputy.evaluation", {X_EVALUATION, false, 0, F_EVALUATIONS}},
+        {"deputy.attendance", {X_ATTENDANCE, true, 0, -1}},
+        {"suggestion.submitted", {X_SUGGESTION, true, 'S', -1}},
+        {"suggestion.assigned", {X_SUGGESTION, true, 'A', -1}},
+        {"suggestion.answered", {X_SUGGESTION, true, 'N', -1}},
+        {"suggestion.rated", {X_SUGGESTION, true, 'R', -1}},
+        {"suggestion.closed", {X_SUGGESTION, true, 'C', -1}},
+        {"joint.opened", {X_JOINT, true, 'O', -1}}, {"joint.updated", {X_JOINT, true, 'U', -1}},
+        {"joint.closed", {X_JOINT, true, 'C', -1}}, {"joint.report", {X_JOINT, true, 'P', -1}},
+        {"joint.finding", {X_JOINT, true, 'F', -1}},
+        {"joint.rectification", {X_JOINT, true, 'X', -1}},
+    };
+    mon_table_build();
+    nrules = proto_schema_count() < MAX_KINDS ? proto_schema_count() : MAX_KINDS;
+    for (size_t i = 0; i < nrules; i++) {
+        const char *name = proto_schema_at(i)->name;
+        rules[i] = (kind_rule_t){X_NONE, false, 0, -1};
+        for (size_t j = 0; j < sizeof map / sizeof *map; j++)
+            if (strcmp(name, map[j].kind) == 0)
+                rules[i] = map[j].r;
+        for (int j = 0; j < STATS_NSUP; j++)
+            if (strncmp(name, "supervision.", 12) == 0 && strcmp(name + 12, stats_sup_kinds[j]) == 0)
+                rules[i] = (kind_rule_t){X_SUPERVISION, j == 4, (char)j,
+                                         (int16_t)(F_SUP_FIRST + j)};
     }
-    if (strncmp(k, "supervision.", 12) == 0) {
-        int i = 0;
-        while (i < STATS_NSUP && strcmp(k + 12, stats_sup_kinds[i]) != 0)
-            i++;
-        if (i < STATS_NSUP)
-            stats_add(x, K_FLOW, x->mon, F_SUP_FIRST + i, 1);
-        if (i == 4 && b->target.ptr && b->has_score && b->target.len <= 64)
-            return stats_review_event(x, b, ev);
-    }
-    return 0;
 }
 
-static int index_event(stats_ix_t *x, const stats_body_t *b)
+static const kind_rule_t *rule_of(const proto_event_t *ev)
 {
-    char k[PROTO_KIND_MAX + 1];
-    const proto_event_t *ev = x->ev;
-    snprintf(k, sizeof k, "%.*s", (int)ev->kind.len, ev->kind.ptr);
-    static const struct { const char *kind; int (*fn)(stats_ix_t *, const stats_body_t *, int); int c; }
-    entity[] = {
-        {"deputy.registered", deputy_event, 'R'}, {"deputy.updated", deputy_event, 'U'}, {"deputy.left", deputy_event, 'L'},
-        {"deputy.duty_report", deputy_event, 'D'}, {"deputy.training", deputy_event, 'T'},
-        {"suggestion.submitted", suggestion_event, 'S'},
-        {"suggestion.assigned", suggestion_event, 'A'},
-        {"suggestion.answered", suggestion_event, 'N'},
-        {"suggestion.rated", suggestion_event, 'R'},
-        {"suggestion.closed", suggestion_event, 'C'},
-        {"joint.opened", stats_joint_event, 'O'}, {"joint.updated", stats_joint_event, 'U'},
-        {"joint.closed", stats_joint_event, 'C'}, {"joint.report", stats_joint_event, 'P'},
-        {"joint.finding", stats_joint_event, 'F'}, {"joint.rectification", stats_joint_event, 'X'},
-    };
+    static const kind_rule_t none = {X_NONE, false, 0, -1};
+    if (!ev->schema)
+        return &none;
+    size_t i = (size_t)(ev->schema - proto_schema_at(0));
+    return i < nrules ? &rules[i] : &none;
+}
+
+static int index_event(stats_ix_t *x, const stats_body_t *b, const kind_rule_t *r)
+{
     stats_add(x, K_FLOW, x->mon, F_EVENTS, 1);
-    if (!ev->schema) {
+    if (!x->ev->schema)
         stats_add(x, K_FLOW, x->mon, F_OTHER, 1);
+    if (r->flow >= 0)
+        stats_add(x, K_FLOW, x->mon, r->flow, 1);
+    switch (r->what) {
+    case X_UNIT: return unit_event(x, b);
+    case X_DEPUTY: return deputy_event(x, b, r->sub);
+    case X_SUGGESTION: return suggestion_event(x, b, r->sub);
+    case X_JOINT: return stats_joint_event(x, b, r->sub);
+    case X_CONTACT:
+        stats_add(x, K_FLOW, x->mon, F_CONTACT_PEOPLE, (int32_t)b->constituents);
+        return 0;
+    case X_ATTENDANCE: {
+        static const char *const st[] = {"present", "excused", "absent"};
+        int i = stats_enum_index(b->status, st, 3);
+        if (i)
+            stats_add(x, K_FLOW, x->mon, F_ATT_PRESENT + i - 1, 1);
         return 0;
     }
-    if (strcmp(k, "deputy.duty_report") == 0)
-        stats_add(x, K_FLOW, x->mon, F_DUTY_REPORTS, 1);
-    else if (strcmp(k, "deputy.training") == 0)
-        stats_add(x, K_FLOW, x->mon, F_TRAININGS, 1);
-    if (strcmp(k, "unit.registered") == 0)
-        return unit_event(x, b);
-    for (size_t i = 0; i < sizeof entity / sizeof *entity; i++)
-        if (strcmp(k, entity[i].kind) == 0)
-            return entity[i].fn(x, b, entity[i].c);
-    return flows_only(x, b, k);
+    case X_SUPERVISION:
+        if (r->sub == 4 && b->target.ptr && b->has_score && b->target.len <= 64)
+            return stats_review_event(x, b, x->ev);
+        return 0;
+    default:
+        return 0;
+    }
 }
 
 /* The store indexer (store_index_fn). */
 static int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
 {
-    (void)arg;
     stats_ix_t x;
     x.t = t;
     x.txn = store_txn_mdb(t);
+    x.v = arg;
     x.nd = 0;
     x.ev = ev;
-    int rc = store_dbi(t, "stats.agg", MDB_CREATE, &x.agg);
-    if (!rc)
-        rc = store_dbi(t, "stats.ent", MDB_CREATE, &x.ent);
-    if (rc)
-        return rc;
     if (ev->date.len != 10)
         return 0;
     stats_date(ev->date.ptr, &x.day, &x.mon);
-    x.ord = (stats_ord_t){x.day, stats_fnv(ev->origin.ptr, ev->origin.len), ev->hlc, ev->seq};
+    const kind_rule_t *rule = rule_of(ev);
+    /* The origin's hash orders events of different origins: only entities need it. */
+    x.ord = (stats_ord_t){x.day, rule->what <= X_JOINT && rule->what != X_NONE
+                                 ? stats_fnv(ev->origin.ptr, ev->origin.len) : 0,
+                          ev->hlc, ev->seq};
     stats_body_t b;
-    if (ev->schema && (rc = body_read(ev, &b)))
+    int rc = 0;
+    if (rule->body && (rc = body_read(ev, &b)))
         return rc;
-    if (!ev->schema)
+    if (!rule->body)
         memset(&b, 0, sizeof b);
-    if ((rc = index_event(&x, &b)))
+    if ((rc = index_event(&x, &b, rule)) ||
+        (rc = apply(&x, ev->origin.ptr, ev->origin.len)))
         return rc;
-    return apply(&x, ev->origin.ptr, ev->origin.len);
+    /* A big transaction (an import, a rebuild) writes its records out as it goes. */
+    if (stats_cache_full(x.v->cache)) {
+        memo_clear(x.v);
+        rc = stats_cache_flush(x.v->cache, x.txn, x.v->dbi);
+    }
+    return rc;
+}
+
+/* ---- the store's transaction hooks ---- */
+
+static int hook_begin(store_txn_t *t, void *arg)
+{
+    stats_view_t *v = arg;
+    stats_cache_clear(v->cache);   /* a retried transaction starts over */
+    memo_clear(v);
+    int rc = store_dbi(t, "stats.agg", MDB_CREATE, &v->dbi[STATS_DB_AGG]);
+    return rc ? rc : store_dbi(t, "stats.ent", MDB_CREATE, &v->dbi[STATS_DB_ENT]);
+}
+
+static int hook_flush(store_txn_t *t, void *arg)
+{
+    stats_view_t *v = arg;
+    memo_clear(v);
+    return stats_cache_flush(v->cache, store_txn_mdb(t), v->dbi);
+}
+
+static void views_forget(stats_view_t *v);
+
+static void hook_close(void *arg)
+{
+    stats_view_t *v = arg;
+    views_forget(v);
+    stats_cache_destroy(&v->cache);
+    free(v);
 }
 
 /* ---- attach and rebuild ---- */
 
+typedef struct rebuild {
+    store_txn_t *t;
+    stats_view_t *v;
+} rebuild_t;
+
 static int rebuild_one(const char *origin, uint64_t seq, const uint8_t *raw, size_t len,
                        void *arg)
 {
+    rebuild_t *r = arg;
     proto_event_t ev;
     if (proto_event_decode(raw, len, 0, &ev))
         return err_set(LD_ECORRUPT, "statistics: stored event %s#%llu does not decode",
                        origin, (unsigned long long)seq);
-    return stats_index(arg, &ev, NULL);
+    return stats_index(r->t, &ev, r->v);
 }
 
 static int rebuild_fn(store_txn_t *t, void *arg)
 {
-    (void)arg;
-    MDB_dbi agg, ent;
-    int rc = store_dbi(t, "stats.agg", MDB_CREATE, &agg);
+    rebuild_t r = {t, arg};
+    MDB_txn *txn = store_txn_mdb(t);
+    int rc = mdb_drop(txn, r.v->dbi[STATS_DB_AGG], 0);
     if (!rc)
-        rc = store_dbi(t, "stats.ent", MDB_CREATE, &ent);
-    if (!rc && (rc = mdb_drop(store_txn_mdb(t), agg, 0)) == 0)
-        rc = mdb_drop(store_txn_mdb(t), ent, 0);
+        rc = mdb_drop(txn, r.v->dbi[STATS_DB_ENT], 0);
     if (rc)
-        return rc < 0 ? rc : stats_lmdb_fail(rc, "empty the view");
-    if ((rc = store_events_foreach(t, "", 0, rebuild_one, t)))
+        return stats_lmdb_fail(rc, "empty the view");
+    stats_cache_clear(r.v->cache);
+    memo_clear(r.v);
+    if ((rc = store_events_foreach(t, "", 0, rebuild_one, &r)))
         return rc;
     return store_meta_put(t, "stats.version", STATS_VERSION, strlen(STATS_VERSION));
 }
 
+static stats_view_t *view_of(store_t *s);
+
 int stats_rebuild(store_t *s)
 {
-    return store_write(s, rebuild_fn, NULL);
+    stats_view_t *v = view_of(s);
+    if (!v)
+        return err_set(LD_EINVAL, "statistics: the view is not attached to this store");
+    return store_write(s, rebuild_fn, v);
 }
 
 static int version_ok(store_t *s, bool *ok)
@@ -706,13 +905,69 @@ static int version_ok(store_t *s, bool *ok)
     return rc == LD_ENOTFOUND ? 0 : rc;
 }
 
+/* Which view belongs to which open store: attach registers, close forgets. */
+#define MAX_STORES 64
+static struct { store_t *s; stats_view_t *v; } views[MAX_STORES];
+static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static stats_view_t *view_of(store_t *s)
+{
+    stats_view_t *v = NULL;
+    pthread_mutex_lock(&views_lock);
+    for (int i = 0; i < MAX_STORES && !v; i++)
+        if (views[i].s == s)
+            v = views[i].v;
+    pthread_mutex_unlock(&views_lock);
+    return v;
+}
+
+static void views_forget(stats_view_t *v)
+{
+    pthread_mutex_lock(&views_lock);
+    for (int i = 0; i < MAX_STORES; i++)
+        if (views[i].v == v)
+            views[i].s = NULL, views[i].v = NULL;
+    pthread_mutex_unlock(&views_lock);
+}
+
+static int views_remember(store_t *s, stats_view_t *v)
+{
+    int rc = err_set(LD_ETOOBIG, "statistics: more than %d stores open in one process",
+                     MAX_STORES);
+    pthread_mutex_lock(&views_lock);
+    for (int i = 0; i < MAX_STORES && rc; i++)
+        if (!views[i].s) {
+            views[i].s = s;
+            views[i].v = v;
+            rc = 0;
+        }
+    pthread_mutex_unlock(&views_lock);
+    return rc;
+}
+
 int stats_attach(store_t *s)
 {
-    int rc = store_add_indexer(s, stats_index, NULL);
+    pthread_once(&rules_once, rules_build);
+    stats_view_t *v = calloc(1, sizeof *v);
+    if (!v || !(v->cache = stats_cache_new())) {
+        free(v);
+        return err_set(LD_ENOMEM, "statistics: out of memory");
+    }
+    int rc = views_remember(s, v);
+    if (rc) {
+        stats_cache_destroy(&v->cache);
+        free(v);
+        return rc;
+    }
+    /* From here on the store owns v and frees it in store_close. */
+    if ((rc = store_add_txn_hooks(s, hook_begin, hook_flush, hook_close, v))) {
+        views_forget(v);
+        stats_cache_destroy(&v->cache);
+        free(v);
+        return rc;
+    }
     bool ok = false;
-    if (!rc)
-        rc = version_ok(s, &ok);
-    if (rc || ok)
+    if ((rc = store_add_indexer(s, stats_index, v)) || (rc = version_ok(s, &ok)) || ok)
         return rc;
     rc = stats_rebuild(s);
     /* A read-only store cannot be rebuilt; its queries say so. */

@@ -193,6 +193,49 @@ typedef struct find_rec {
     char joint[200];      /* the finding's joint, ORIGIN#SEQ text */
 } find_rec_t;
 
+/* ---- the write-back cache (stats_cache.c) ---- */
+
+enum { STATS_DB_AGG, STATS_DB_ENT };
+
+/* One cached record: its key, and its value in a buffer of cap bytes of
+ * which len are the record (0: absent). Set dirty after changing it. */
+typedef struct stats_rec {
+    uint64_t prefix;      /* the key's first 8 bytes, big-endian: a quick sort key */
+    uint32_t hash;
+    uint16_t klen;
+    uint8_t db, existed;
+    bool dirty;
+    uint32_t len, cap;
+    uint8_t *key, *val;
+} stats_rec_t;
+
+typedef struct stats_cache stats_cache_t;
+stats_cache_t *stats_cache_new(void);
+void stats_cache_destroy(stats_cache_t **c);
+/* Drops every record without writing. */
+void stats_cache_clear(stats_cache_t *c);
+/* The record (db, key), read from dbi on the first touch; valid until the
+ * next clear or flush. cap: room for the largest value the caller writes. */
+int stats_cache_get(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const uint8_t *k,
+                    size_t klen, size_t cap, stats_rec_t **out);
+/* True when the cache should be flushed before it grows further. */
+bool stats_cache_full(const stats_cache_t *c);
+/* Writes every dirty record (sorted by key; an all-zero aggregate or an
+ * empty record is deleted) into dbi[db], then clears. */
+int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2]);
+
+#define STATS_MEMO 16
+
+/* The view attached to one store: its databases (opened in every write
+ * transaction by the begin hook) and its cache. */
+typedef struct stats_view {
+    MDB_dbi dbi[2];
+    stats_cache_t *cache;
+    stats_rec_t *memo[STATS_MEMO]; /* aggregate records touched lately, by (kind, month);
+                                      all NULL after a clear or flush */
+    stats_rec_t *ememo;     /* the entity record read last; likewise */
+} stats_view_t;
+
 /* ---- the indexer's per-event state (stats_index.c, stats_joint.c) ---- */
 
 typedef struct body {
@@ -212,10 +255,10 @@ typedef struct delta {
     int32_t v;
 } stats_delta_t;
 
-typedef struct ix {
+typedef struct stats_ix {
     store_txn_t *t;
     MDB_txn *txn;
-    MDB_dbi agg, ent;
+    stats_view_t *v;
     const proto_event_t *ev;
     stats_ord_t ord;
     uint32_t day;

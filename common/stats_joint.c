@@ -15,21 +15,22 @@ static const char *const rect_status[] = {"in_progress", "done"};
 int stats_review_event(stats_ix_t *x, const stats_body_t *b, const proto_event_t *ev)
 {
     uint8_t k[STATS_KEY_MAX];
-    MDB_val key = {stats_agg_key(k, ev->origin.ptr, ev->origin.len, K_REVIEW, x->mon,
-                                 b->target.ptr, b->target.len), k}, val;
-    uint32_t v[2] = {0, 0};
-    int rc = mdb_get(x->txn, x->agg, &key, &val);
-    if (rc && rc != MDB_NOTFOUND)
-        return stats_lmdb_fail(rc, "read a review");
-    if (!rc && val.mv_size == sizeof v)
-        memcpy(v, val.mv_data, sizeof v);
+    size_t klen = stats_agg_key(k, ev->origin.ptr, ev->origin.len, K_REVIEW, x->mon,
+                                b->target.ptr, b->target.len);
+    stats_rec_t *r;
+    int rc = stats_cache_get(x->v->cache, x->txn, x->v->dbi[STATS_DB_AGG], STATS_DB_AGG, k,
+                             klen, 8, &r);
+    if (rc)
+        return rc;
+    uint32_t v[2];
+    memcpy(v, r->val, sizeof v);
     v[0]++;
     v[1] += (uint32_t)(b->score < 0 ? 0 : b->score);
-    val.mv_size = sizeof v;
-    val.mv_data = v;
+    memcpy(r->val, v, sizeof v);
+    r->len = sizeof v;
+    r->dirty = true;
     stats_add(x, K_FLOW, x->mon, F_REVIEWS, 1);
-    rc = mdb_put(x->txn, x->agg, &key, &val, 0);
-    return rc ? stats_lmdb_fail(rc, "write a review") : 0;
+    return 0;
 }
 
 /* ---- joint inspections ---- */

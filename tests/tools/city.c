@@ -9,7 +9,7 @@
  *       by `liandong-hub init --id hrb`) the way its merge does: store_txn_put
  *       in transactions of B events (default 5000). --shuffle delivers in a
  *       random order (gaps wait as held events), --dups repeats PCT percent of
- *       them. --views none|stats times ingest without the views, or with the
+ *       them. --pregen generates everything before loading (in order). --views none|stats times ingest without the views, or with the
  *       statistics view only. Prints one line with the ingest rate, timing
  *       only the store writes (not the generation).
  *   liandong-city expect --dir DIR [--unit ORIGIN] [--period P] [--now DATE]
@@ -38,7 +38,7 @@ typedef struct opts {
     const char *dir, *views, *unit, *period, *now, *stats;
     cg_opts_t cg;
     size_t batch;
-    bool shuffle;
+    bool shuffle, pregen;
     double dups;
 } opts_t;
 
@@ -125,7 +125,7 @@ static int load_shuffled(loader_t *l, const opts_t *o)
         r ^= r << 13; r ^= r >> 7; r ^= r << 17;
         idx[n + i] = l->off[r % n];
     }
-    for (size_t i = n + extra; i > 1; i--) {
+    for (size_t i = n + extra; o->shuffle && i > 1; i--) {
         r ^= r << 13; r ^= r >> 7; r ^= r << 17;
         size_t j = r % i, t = idx[i - 1];
         idx[i - 1] = idx[j];
@@ -192,10 +192,10 @@ static int cmd_load(opts_t *o)
     }
     o->cg.root_seq = h.seq;
     memcpy(o->cg.root_prev, h.hash, PROTO_HASH_LEN);
-    l.batch = o->shuffle ? 0 : o->batch;
+    l.batch = o->shuffle || o->pregen ? 0 : o->batch;
     if (!rc)
         rc = citygen_run(&o->cg, emit, &l, NULL);
-    if (!rc && o->shuffle) {
+    if (!rc && (o->shuffle || o->pregen)) {
         l.batch = o->batch;
         rc = load_shuffled(&l, o);
     } else if (!rc && l.n) {
@@ -307,7 +307,8 @@ int main(int argc, char **argv)
         {"views", required_argument, NULL, 'v'}, {"shuffle", no_argument, NULL, 'S'},
         {"dups", required_argument, NULL, 'D'}, {"unit", required_argument, NULL, 'u'},
         {"period", required_argument, NULL, 'p'}, {"now", required_argument, NULL, 'n'},
-        {"stats", required_argument, NULL, 'j'}, {NULL, 0, NULL, 0},
+        {"stats", required_argument, NULL, 'j'}, {"pregen", no_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0},
     };
     opts_t o;
     memset(&o, 0, sizeof o);
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
         case 'b': o.batch = strtoul(optarg, NULL, 10); break;
         case 'v': o.views = optarg; break;
         case 'S': o.shuffle = true; break;
+        case 'P': o.pregen = true; break;
         case 'D': o.dups = strtod(optarg, NULL); break;
         case 'u': o.unit = optarg; break;
         case 'p': o.period = optarg; break;

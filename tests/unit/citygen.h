@@ -106,7 +106,7 @@ static uint64_t cg_rand(cg_t *g)
     g->rng ^= g->rng << 17;
     return g->rng;
 }
-static int cg_pick(cg_t *g, int n) { return (int)(cg_rand(g) % (uint64_t)n); }
+static int cg_pick(cg_t *g, int n) { return n > 0 ? (int)(cg_rand(g) % (uint64_t)n) : 0; }
 static double cg_unif(cg_t *g) { return (double)(cg_rand(g) >> 11) / 9007199254740992.0; }
 static bool cg_p(cg_t *g, double p) { return cg_unif(g) < p; }
 /* A count with mean m (sum of two uniform halves; never negative). */

@@ -1,0 +1,229 @@
+/*
+ * stats_cache.c -- the statistics view's write-back cache: the records an
+ * indexing transaction touches, kept in memory and written to LMDB once,
+ * sorted by key, before the transaction commits (store txn hooks). A group
+ * commit of thousands of events then costs one put per distinct record
+ * instead of one get and one put per event and record.
+ *
+ * Records live in an arena that is dropped as a whole; the table is open
+ * addressing over pointers. When it grows past its limits in the middle of
+ * a big transaction (an import, a rebuild), it is written out and emptied
+ * there: that is allowed at any point of the transaction.
+ */
+#include "common/stats_int.h"
+
+#include <stdlib.h>
+
+#include "common/err.h"
+
+#define ARENA_CHUNK   (1u << 20)
+#define MAX_RECORDS   (1u << 17)      /* flush beyond this many records... */
+#define MAX_BYTES     (96u << 20)     /* ...or this much memory */
+
+struct stats_cache {
+    stats_rec_t **slot;
+    size_t cap, n;
+    char **chunk;
+    size_t nchunk, capchunk, used, bytes;
+};
+
+/* A multiplicative hash, eight bytes at a time. */
+static uint32_t hash(int db, const uint8_t *k, size_t len)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)db ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, k + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, k + i, len - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+stats_cache_t *stats_cache_new(void)
+{
+    stats_cache_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->cap = 1u << 12;
+    c->slot = calloc(c->cap, sizeof *c->slot);
+    if (!c->slot) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void stats_cache_clear(stats_cache_t *c)
+{
+    if (!c)
+        return;
+    memset(c->slot, 0, c->cap * sizeof *c->slot);
+    for (size_t i = 1; i < c->nchunk; i++)   /* keep the first chunk */
+        free(c->chunk[i]);
+    c->nchunk = c->nchunk ? 1 : 0;
+    c->n = c->used = c->bytes = 0;
+}
+
+void stats_cache_destroy(stats_cache_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    stats_cache_t *c = *cp;
+    *cp = NULL;
+    for (size_t i = 0; i < c->nchunk; i++)
+        free(c->chunk[i]);
+    free(c->chunk);
+    free(c->slot);
+    free(c);
+}
+
+static void *arena(stats_cache_t *c, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (!c->nchunk || c->used + size > ARENA_CHUNK) {
+        if (c->nchunk == c->capchunk) {
+            size_t cap = c->capchunk ? 2 * c->capchunk : 16;
+            char **ch = realloc(c->chunk, cap * sizeof *ch);
+            if (!ch)
+                return NULL;
+            c->chunk = ch;
+            c->capchunk = cap;
+        }
+        /* The first chunk is kept across clears; a big record gets its own. */
+        size_t want = size > ARENA_CHUNK ? size : ARENA_CHUNK;
+        if (c->nchunk == 0 || c->used || size > ARENA_CHUNK) {
+            char *p = malloc(want);
+            if (!p)
+                return NULL;
+            c->chunk[c->nchunk++] = p;
+        }
+        c->used = 0;
+    }
+    void *p = c->chunk[c->nchunk - 1] + c->used;
+    c->used += size;
+    c->bytes += size;
+    return p;
+}
+
+static int grow(stats_cache_t *c)
+{
+    size_t cap = c->cap * 2;
+    stats_rec_t **slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return err_set(LD_ENOMEM, "statistics: out of memory");
+    for (size_t i = 0; i < c->cap; i++) {
+        stats_rec_t *r = c->slot[i];
+        if (!r)
+            continue;
+        size_t j = r->hash & (cap - 1);
+        while (slot[j])
+            j = (j + 1) & (cap - 1);
+        slot[j] = r;
+    }
+    free(c->slot);
+    c->slot = slot;
+    c->cap = cap;
+    return 0;
+}
+
+int stats_cache_get(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const uint8_t *k,
+                    size_t klen, size_t cap, stats_rec_t **out)
+{
+    uint32_t h = hash(db, k, klen);
+    size_t i = h & (c->cap - 1);
+    for (stats_rec_t *r; (r = c->slot[i]); i = (i + 1) & (c->cap - 1)) {
+        if (r->hash == h && r->db == db && r->klen == klen && memcmp(r->key, k, klen) == 0) {
+            *out = r;
+            return 0;
+        }
+    }
+    MDB_val key = {klen, (void *)k}, val = {0, NULL};
+    int rc = mdb_get(txn, dbi, &key, &val);
+    if (rc && rc != MDB_NOTFOUND)
+        return stats_lmdb_fail(rc, "read a record");
+    if (!rc && val.mv_size > cap)
+        cap = val.mv_size;
+    stats_rec_t *r = arena(c, sizeof *r + klen + cap);
+    if (!r)
+        return err_set(LD_ENOMEM, "statistics: out of memory");
+    r->hash = h;
+    r->prefix = 0;
+    for (size_t j = 0; j < 8; j++)
+        r->prefix = (r->prefix << 8) | (j < klen ? k[j] : 0);
+    r->db = (uint8_t)db;
+    r->klen = (uint16_t)klen;
+    r->existed = rc == 0;
+    r->dirty = false;
+    r->cap = (uint32_t)cap;
+    r->len = rc ? 0 : (uint32_t)val.mv_size;
+    r->key = (uint8_t *)(r + 1);
+    r->val = r->key + klen;
+    memcpy(r->key, k, klen);
+    memset(r->val, 0, cap);
+    if (r->len)
+        memcpy(r->val, val.mv_data, r->len);
+    c->slot[i] = r;
+    if (++c->n * 2 > c->cap && (rc = grow(c)))
+        return rc;
+    *out = r;
+    return 0;
+}
+
+bool stats_cache_full(const stats_cache_t *c)
+{
+    return c->n >= MAX_RECORDS || c->bytes >= MAX_BYTES;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const stats_rec_t *x = *(stats_rec_t *const *)a, *y = *(stats_rec_t *const *)b;
+    if (x->db != y->db)
+        return x->db < y->db ? -1 : 1;
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+static bool all_zero(const stats_rec_t *r)
+{
+    for (uint32_t i = 0; i < r->len; i++)
+        if (r->val[i])
+            return false;
+    return true;
+}
+
+int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2])
+{
+    size_t n = 0;
+    stats_rec_t **dirty = malloc((c->n ? c->n : 1) * sizeof *dirty);
+    if (!dirty)
+        return err_set(LD_ENOMEM, "statistics: out of memory");
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slot[i] && c->slot[i]->dirty)
+            dirty[n++] = c->slot[i];
+    qsort(dirty, n, sizeof *dirty, rec_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        stats_rec_t *r = dirty[i];
+        MDB_val key = {r->klen, r->key}, val = {r->len, r->val};
+        /* An aggregate that adds up to nothing is not kept. */
+        if (!r->len || (r->db == STATS_DB_AGG && all_zero(r))) {
+            if (r->existed && (rc = mdb_del(txn, dbi[r->db], &key, NULL)) == MDB_NOTFOUND)
+                rc = 0;
+        } else {
+            rc = mdb_put(txn, dbi[r->db], &key, &val, 0);
+        }
+    }
+    free(dirty);
+    if (rc)
+        return stats_lmdb_fail(rc, "write a record");
+    stats_cache_clear(c);
+    return 0;
+}
