@@ -48,6 +48,9 @@ for t in "${TOWNS[@]}"; do
     "$NODE" import --dir "$T/$t" "$T/offline.jsonl" >/dev/null   # offline: no hub is up
     IMPORTED[$t]=$N
 done
+# The county records only here, before both backups: a hub restored from a
+# backup loses its own later events (nothing sends a unit's own log back to
+# it without a restore), which is another test's subject.
 "$HUB" record --dir "$YAN" supervision.law_check --field law=义务教育法 >/dev/null
 # The "wiped" county: what it held before any township's data reached it.
 mkdir "$T/backup-empty"

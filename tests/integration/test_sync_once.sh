@@ -10,7 +10,9 @@
 #    digest already holds the township's whole log;
 #  - an event recorded at the hub: exit 0, and the township holds it;
 #  - the hub frozen (SIGSTOP) in the middle of a transfer: exit 1 at the
-#    timeout; after SIGCONT a second run completes.
+#    timeout; after SIGCONT a second run completes;
+#  - the hub killed during the handshake and restarted at once: not a
+#    refusal; the run completes within its timeout.
 . "$(dirname "$0")/lib.sh"
 
 PY=$(free_base); PS=$(free_base); PDOWN=$(free_base)
@@ -186,6 +188,29 @@ agree "$YAN" "$J" || fail "digests disagree after SIGCONT"
 "$NODE" status --dir "$YAN" --json | jq -e '.held == 0 and .equivocations == 0' >/dev/null \
     || fail "hub status: $("$NODE" status --dir "$YAN" --json)"
 pass "after SIGCONT the hub holds jiaxin's whole log (#$own)"
+
+# ---- the hub dies during the handshake and comes straight back ----
+# Frozen, the hub's kernel still accepts the TCP connection, so the CURVE
+# handshake is under way when kill -9 resets it. That is a hub restarting,
+# not a refusal: sync --once must keep trying and succeed within --timeout.
+pid=${LD_DAEMON[$YAN]}
+kill -STOP "$pid"
+s=$(date +%s%N)
+( set +e
+  timeout 20 "$NODE" sync --once --timeout 10 --dir "$J" >"$T/out" 2>"$T/err"
+  echo $? >"$T/rc" ) &
+bg=$!
+sleep 0.5
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+unset "LD_DAEMON[$YAN]"
+sleep 0.5
+start_daemon "$HUB" "$YAN"
+wait "$bg"
+RC=$(cat "$T/rc")
+MS=$((($(date +%s%N) - s) / 1000000))
+OUT=$(cat "$T/out")
+in_sync "hub restarted during the handshake" 0 0
 
 for d in "${!LD_DAEMON[@]}"; do
     pid=${LD_DAEMON[$d]}
