@@ -141,6 +141,14 @@ typedef enum store_put_result {
  * all four outcomes; negative only for bad bytes or storage failure. */
 int store_txn_put(store_txn_t *t, const uint8_t *raw, size_t len, store_put_result_t *res);
 
+/* store_txn_put() for an event the caller has decoded already: *ev must be
+ * what proto_event_decode() (either mode) returned for the bytes ev->raw,
+ * which must stay valid until this returns (they are copied into the
+ * store). Saves the second decode where a receiver judges a whole batch
+ * before it puts any of it (sync_in.c). Same results and errors as
+ * store_txn_put. */
+int store_txn_put_event(store_txn_t *t, const proto_event_t *ev, store_put_result_t *res);
+
 /* Called for every event that joins a contiguous log (appended, put, or
  * moved in from held), inside the write transaction, in chain order per
  * origin. Views (joint inspections, statistics) maintain themselves here.

@@ -293,26 +293,32 @@ int store_txn_put(store_txn_t *t, const uint8_t *raw, size_t len, store_put_resu
         return err_set(LD_EINVAL, "store: store_txn_put needs a write transaction and bytes");
     proto_event_t e;
     int rc = proto_event_decode(raw, len, 0, &e);
-    if (rc)
-        return rc;
-    if (e.seq == 0)
+    return rc ? rc : store_txn_put_event(t, &e, res);
+}
+
+int store_txn_put_event(store_txn_t *t, const proto_event_t *e, store_put_result_t *res)
+{
+    if (!t || !t->write || !e || !e->raw || !res)
+        return err_set(LD_EINVAL, "store: putting needs a write transaction and an event");
+    if (e->seq == 0)
         return err_set(LD_EPROTO, "store: seq 0 is not a valid sequence number");
     store_head_t *h;
-    if ((rc = store_head_load(t, e.origin.ptr, e.origin.len, &h)))
+    int rc = store_head_load(t, e->origin.ptr, e->origin.len, &h);
+    if (rc)
         return rc;
-    if (e.seq <= h->seq)
-        return put_known(t, &e, res);
-    if (e.seq > h->seq + 1)
-        return put_held(t, h, &e, res);
-    if (memcmp(e.prev, h->seq ? h->hash : ZERO_HASH, PROTO_HASH_LEN) != 0) {
+    if (e->seq <= h->seq)
+        return put_known(t, e, res);
+    if (e->seq > h->seq + 1)
+        return put_held(t, h, e, res);
+    if (memcmp(e->prev, h->seq ? h->hash : ZERO_HASH, PROTO_HASH_LEN) != 0) {
         uint8_t hash[PROTO_HASH_LEN];
-        proto_hash(e.raw, e.raw_len, hash);
+        proto_hash(e->raw, e->raw_len, hash);
         *res = STORE_PUT_EQUIVOCATION;
-        return equiv_keep(t, &e, hash);
+        return equiv_keep(t, e, hash);
     }
     origin_new(t);
-    if ((rc = chain_extend(t, h, &e)) || (rc = hlc_take(t, e.hlc)))
+    if ((rc = chain_extend(t, h, e)) || (rc = hlc_take(t, e->hlc)))
         return rc;
     *res = STORE_PUT_STORED;
-    return held_drain(t, e.origin.ptr, e.origin.len, h);
+    return held_drain(t, e->origin.ptr, e->origin.len, h);
 }

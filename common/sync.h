@@ -141,6 +141,26 @@ typedef enum sync_in_verdict {
  * ACCEPT advances the expected number: the caller must then apply. */
 int sync_in_check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict);
 
+/* The events of an accepted BATCH as sync_in_check_keep() decoded them:
+ * views into the batch's bytes, valid exactly as long as those bytes are.
+ * A reusable buffer: zero-initialise it (SYNC_EVENTS_INIT), free it with
+ * sync_events_free(). (Added so that a receiver decodes each event once.) */
+typedef struct sync_events {
+    proto_event_t *ev;
+    uint32_t n, cap;
+} sync_events_t;
+
+#define SYNC_EVENTS_INIT {NULL, 0, 0}
+void sync_events_free(sync_events_t *e);
+
+/* sync_in_check(), keeping every event of an accepted batch as decoded in
+ * *out (reset first; filled only for SYNC_IN_ACCEPT), for
+ * sync_in_apply_events(). The batch's bytes must then stay where they are
+ * until the events are applied (a hub parks the received frame). Errors as
+ * sync_in_check, and LD_ENOMEM. */
+int sync_in_check_keep(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict,
+                       sync_events_t *out);
+
 typedef struct sync_in_counts {
     uint64_t stored, held, duplicates, equivocations;
 } sync_in_counts_t;
@@ -150,6 +170,12 @@ typedef struct sync_in_counts {
  * may retry): call sync_in_apply_begin() at the start of the callback. */
 void sync_in_apply_begin(sync_in_t *i);
 int sync_in_apply(store_txn_t *t, sync_in_t *i, const msg_t *batch, sync_in_counts_t *c);
+/* sync_in_apply() for a batch kept by sync_in_check_keep(): puts the
+ * events as they were decoded then (store_txn_put_event), without decoding
+ * them again. Same rules: inside the write transaction, after
+ * sync_in_apply_begin(), re-runnable. */
+int sync_in_apply_events(store_txn_t *t, sync_in_t *i, const sync_events_t *events,
+                         sync_in_counts_t *c);
 
 /* After the commit: the ACK for batch `batch` with this store's heads for
  * the origins touched since sync_in_apply_begin(). Appends to out. */

@@ -3,6 +3,9 @@
  * strictly in order, judges each as a whole before anything is stored
  * (every event decodes, every origin is one this link may carry), puts the
  * events, and acknowledges with the store's real heads after the commit.
+ * A hub judges a batch when it arrives and puts it at its group commit:
+ * sync_in_check_keep() keeps the decoded events for sync_in_apply_events(),
+ * so that each event is decoded once.
  *
  * The last ACK is kept, so that a resent batch (SYNC_IN_OLD) is answered by
  * sending it again: the sender learns where the receiver really is, even
@@ -57,35 +60,65 @@ void sync_in_start(sync_in_t *i, uint64_t session)
     buf_reset(&i->last_ack);
 }
 
-/* Every event of the batch decodes and may come over this link. */
-static int check_events(const sync_in_t *i, const msg_t *batch)
+void sync_events_free(sync_events_t *e)
 {
-    msg_t m = *batch;
-    mpk_str_t last = {NULL, 0};   /* the origin checked last: runs repeat it */
-    for (uint32_t k = 0; k < m.nevents; k++) {
-        const uint8_t *raw;
-        size_t len;
-        proto_event_t ev;
-        int rc = msg_batch_next(&m, &raw, &len);
-        if (!rc)
-            rc = proto_event_decode(raw, len, 0, &ev);
-        if (rc)
-            return err_wrap(rc, "batch %llu, event %u", (unsigned long long)m.batch, k);
-        if (last.ptr && ev.origin.len == last.len &&
-            memcmp(ev.origin.ptr, last.ptr, last.len) == 0)
-            continue;
-        if (!sync_scope_has(&i->allowed, ev.origin.ptr, ev.origin.len))
-            return err_set(LD_EORIGIN, "batch %llu, event %u (%.*s#%llu): origin '%.*s' "
-                           "may not be sent over this link", (unsigned long long)m.batch, k,
-                           (int)ev.origin.len, ev.origin.ptr, (unsigned long long)ev.seq,
-                           (int)ev.origin.len, ev.origin.ptr);
-        last = ev.origin;
-    }
+    if (!e)
+        return;
+    free(e->ev);
+    *e = (sync_events_t)SYNC_EVENTS_INIT;
+}
+
+/* Room for n decoded events in e. */
+static int events_reserve(sync_events_t *e, uint32_t n)
+{
+    if (n <= e->cap)
+        return 0;
+    proto_event_t *p = realloc(e->ev, (size_t)n * sizeof *p);
+    if (!p)
+        return err_set(LD_ENOMEM, "sync: out of memory");
+    e->ev = p;
+    e->cap = n;
     return 0;
 }
 
-int sync_in_check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict)
+/* Every event of the batch decodes and may come over this link; with
+ * `keep`, the decoded events are left in it. */
+static int check_events(const sync_in_t *i, const msg_t *batch, sync_events_t *keep)
 {
+    msg_t m = *batch;
+    mpk_str_t last = {NULL, 0};   /* the origin checked last: runs repeat it */
+    int rc = keep ? events_reserve(keep, m.nevents) : 0;
+    if (rc)
+        return rc;
+    for (uint32_t k = 0; k < m.nevents; k++) {
+        const uint8_t *raw;
+        size_t len;
+        proto_event_t one, *ev = keep ? &keep->ev[k] : &one;
+        rc = msg_batch_next(&m, &raw, &len);
+        if (!rc)
+            rc = proto_event_decode(raw, len, 0, ev);
+        if (rc)
+            return err_wrap(rc, "batch %llu, event %u", (unsigned long long)m.batch, k);
+        if (last.ptr && ev->origin.len == last.len &&
+            memcmp(ev->origin.ptr, last.ptr, last.len) == 0)
+            continue;
+        if (!sync_scope_has(&i->allowed, ev->origin.ptr, ev->origin.len))
+            return err_set(LD_EORIGIN, "batch %llu, event %u (%.*s#%llu): origin '%.*s' "
+                           "may not be sent over this link", (unsigned long long)m.batch, k,
+                           (int)ev->origin.len, ev->origin.ptr, (unsigned long long)ev->seq,
+                           (int)ev->origin.len, ev->origin.ptr);
+        last = ev->origin;
+    }
+    if (keep)
+        keep->n = m.nevents;
+    return 0;
+}
+
+static int check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict,
+                 sync_events_t *keep)
+{
+    if (keep)
+        keep->n = 0;
     if (batch->type != MSG_T_BATCH)
         return err_set(LD_EINVAL, "sync: sync_in_check on a message that is not a BATCH");
     if (!i->active || batch->session != i->session) {
@@ -96,12 +129,26 @@ int sync_in_check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict)
         *verdict = batch->batch < i->expected ? SYNC_IN_OLD : SYNC_IN_GAP;
         return 0;
     }
-    int rc = check_events(i, batch);
-    if (rc)
+    int rc = check_events(i, batch, keep);
+    if (rc) {
+        if (keep)
+            keep->n = 0;
         return rc;
+    }
     *verdict = SYNC_IN_ACCEPT;
     i->expected++;
     return 0;
+}
+
+int sync_in_check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict)
+{
+    return check(i, batch, verdict, NULL);
+}
+
+int sync_in_check_keep(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict,
+                       sync_events_t *out)
+{
+    return check(i, batch, verdict, out);
 }
 
 void sync_in_apply_begin(sync_in_t *i)
@@ -109,20 +156,21 @@ void sync_in_apply_begin(sync_in_t *i)
     vv_clear(&i->touched);
 }
 
-/* The origin of an event that has passed check_events(): the third element
- * of its array, read without decoding the rest. */
-static int event_origin(const uint8_t *raw, size_t len, mpk_str_t *origin)
+/* Counts one put and notes its origin as touched (runs repeat the last). */
+static int note_put(sync_in_t *i, const proto_event_t *ev, store_put_result_t res,
+                    mpk_str_t *last, sync_in_counts_t *c)
 {
-    mpk_reader_t r;
-    uint32_t n;
-    uint64_t v;
-    mpk_reader_init(&r, raw, len);
-    int rc = mpk_read_array(&r, 255, &n);
-    if (!rc)
-        rc = mpk_read_uint(&r, &v);
-    if (!rc)
-        rc = mpk_read_str(&r, PROTO_ORIGIN_MAX, origin);
-    return rc;
+    if (c) {
+        c->stored += res == STORE_PUT_STORED;
+        c->held += res == STORE_PUT_HELD;
+        c->duplicates += res == STORE_PUT_DUPLICATE;
+        c->equivocations += res == STORE_PUT_EQUIVOCATION;
+    }
+    if (last->ptr && ev->origin.len == last->len &&
+        memcmp(ev->origin.ptr, last->ptr, last->len) == 0)
+        return 0;
+    *last = ev->origin;
+    return vv_raise(&i->touched, ev->origin.ptr, ev->origin.len, 0);
 }
 
 int sync_in_apply(store_txn_t *t, sync_in_t *i, const msg_t *batch, sync_in_counts_t *c)
@@ -132,26 +180,33 @@ int sync_in_apply(store_txn_t *t, sync_in_t *i, const msg_t *batch, sync_in_coun
     for (uint32_t k = 0; k < m.nevents; k++) {
         const uint8_t *raw;
         size_t len;
+        proto_event_t ev;
         store_put_result_t res;
-        mpk_str_t origin;
         int rc = msg_batch_next(&m, &raw, &len);
         if (!rc)
-            rc = store_txn_put(t, raw, len, &res);
+            rc = proto_event_decode(raw, len, 0, &ev);
         if (!rc)
-            rc = event_origin(raw, len, &origin);
+            rc = store_txn_put_event(t, &ev, &res);
         if (rc)
             return err_wrap(rc, "batch %llu, event %u", (unsigned long long)m.batch, k);
-        if (c) {
-            c->stored += res == STORE_PUT_STORED;
-            c->held += res == STORE_PUT_HELD;
-            c->duplicates += res == STORE_PUT_DUPLICATE;
-            c->equivocations += res == STORE_PUT_EQUIVOCATION;
-        }
-        if (last.ptr && origin.len == last.len && memcmp(origin.ptr, last.ptr, last.len) == 0)
-            continue;
-        if ((rc = vv_raise(&i->touched, origin.ptr, origin.len, 0)))
+        if ((rc = note_put(i, &ev, res, &last, c)))
             return rc;
-        last = origin;
+    }
+    return 0;
+}
+
+int sync_in_apply_events(store_txn_t *t, sync_in_t *i, const sync_events_t *events,
+                         sync_in_counts_t *c)
+{
+    mpk_str_t last = {NULL, 0};
+    for (uint32_t k = 0; k < events->n; k++) {
+        store_put_result_t res;
+        const proto_event_t *ev = &events->ev[k];
+        int rc = store_txn_put_event(t, ev, &res);
+        if (rc)
+            return err_wrap(rc, "event %u", k);
+        if ((rc = note_put(i, ev, res, &last, c)))
+            return rc;
     }
     return 0;
 }

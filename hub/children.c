@@ -4,8 +4,9 @@
  * The flow per child: HELLO on the ROUTER (its origin must be the one its
  * key is allowed as) -> WELCOME with this hub's heads for the child's
  * subtree and for the logs that go down to it; BATCHes arrive on the SUB,
- * are judged at once (sync_in_check) and parked; at the end of the loop
- * turn (uv_check) every parked batch is applied in one write transaction,
+ * are parked and judged at once (sync_in_check_keep: every event decoded,
+ * once); at the end of the loop turn (uv_check) every parked batch's
+ * events are put in one write transaction,
  * and each child gets one cumulative ACK for its last batch.
  */
 #include "hub/children.h"
@@ -315,13 +316,22 @@ static void on_router(zloop_t *w, zloop_msg_t *zm)
 
 /* ---- data up ---- */
 
-static int park(children_t *c, child_t *ch, zmq_msg_t *frame)
+/* Moves the frame into the next pending slot. The events are judged there,
+ * from the parked bytes, so that their decoded views stay valid until the
+ * group commit has applied them. (A frame that holds an event is longer
+ * than ZeroMQ keeps inline in a zmq_msg_t, so its bytes do not move when
+ * pend is reallocated.) */
+static struct pending_batch *park(children_t *c, child_t *ch, zmq_msg_t *frame)
 {
     if (c->npend == c->cappend) {
         size_t cap = c->cappend ? c->cappend * 2 : 64;
         struct pending_batch *p = realloc(c->pend, cap * sizeof *p);
-        if (!p)
-            return err_set(LD_ENOMEM, "out of memory");
+        if (!p) {
+            err_set(LD_ENOMEM, "out of memory");
+            return NULL;
+        }
+        for (size_t i = c->cappend; i < cap; i++)
+            p[i].events = (sync_events_t)SYNC_EVENTS_INIT;
         c->pend = p;
         c->cappend = cap;
     }
@@ -329,7 +339,15 @@ static int park(children_t *c, child_t *ch, zmq_msg_t *frame)
     pb->child = ch;
     zmq_msg_init(&pb->frame);
     zmq_msg_move(&pb->frame, frame);
-    return 0;
+    return pb;
+}
+
+/* Takes back the batch parked last (it was not accepted). */
+static void unpark(children_t *c)
+{
+    struct pending_batch *pb = &c->pend[--c->npend];
+    zmq_msg_close(&pb->frame);
+    pb->events.n = 0;
 }
 
 static void reply(children_t *c, child_t *ch, int is_nack)
@@ -350,15 +368,19 @@ static void on_sub(zloop_t *w, zloop_msg_t *zm)
         c->stats.unknown_sender++;
         return;
     }
-    size_t len;
-    const void *data = zloop_msg_data(zm, zm->count - 1, &len);
+    /* Out of memory: dropped unjudged, so the next batch shows a gap. */
+    struct pending_batch *pb = park(c, ch, zloop_msg_frame(zm, zm->count - 1));
+    if (!pb)
+        return;
     msg_t m;
-    sync_in_verdict_t v;
-    int rc = msg_decode(data, len, &m);
+    sync_in_verdict_t v = SYNC_IN_OTHER;
+    int rc = msg_decode(zmq_msg_data(&pb->frame), zmq_msg_size(&pb->frame), &m);
     if (!rc && m.type != MSG_T_BATCH)
         rc = err_set(LD_EPROTO, "not a BATCH on the data socket");
     if (!rc)
-        rc = sync_in_check(ch->in, &m, &v);
+        rc = sync_in_check_keep(ch->in, &m, &v, &pb->events);
+    if (rc || v != SYNC_IN_ACCEPT)
+        unpark(c);
     if (rc) {
         c->stats.bad_batches++;
         ch->batches_rejected++;
@@ -371,10 +393,8 @@ static void on_sub(zloop_t *w, zloop_msg_t *zm)
     }
     ch->last_seen_ms = now_ms(c);
     if (v == SYNC_IN_ACCEPT) {
-        if (park(c, ch, zloop_msg_frame(zm, zm->count - 1)) == 0) {
-            ch->touched = true;
-            ch->last_batch = m.batch;
-        }
+        ch->touched = true;
+        ch->last_batch = m.batch;
     } else if (v == SYNC_IN_GAP || v == SYNC_IN_OLD) {
         reply(c, ch, v == SYNC_IN_GAP);
     }
@@ -395,10 +415,8 @@ static int flush_fn(store_txn_t *t, void *arg)
             sync_in_apply_begin(c->child[i]->in);
     for (size_t i = 0; i < c->npend; i++) {
         struct pending_batch *pb = &c->pend[i];
-        msg_t m;
-        int rc = msg_decode(zmq_msg_data(&pb->frame), zmq_msg_size(&pb->frame), &m);
-        if (!rc)
-            rc = sync_in_apply(t, pb->child->in, &m, &f->counts);
+        /* judged and decoded when it arrived (on_sub): only the puts here */
+        int rc = sync_in_apply_events(t, pb->child->in, &pb->events, &f->counts);
         if (rc)
             return rc;
     }
@@ -428,8 +446,10 @@ static void on_flush(uv_check_t *h)
         c->stats.events_held += f.counts.held;
         c->stats.equivocations += f.counts.equivocations;
     }
-    for (size_t i = 0; i < c->npend; i++)
+    for (size_t i = 0; i < c->npend; i++) {
         zmq_msg_close(&c->pend[i].frame);
+        c->pend[i].events.n = 0;
+    }
     c->npend = 0;
     for (size_t i = 0; !rc && i < c->n; i++) {
         child_t *ch = c->child[i];
@@ -602,9 +622,11 @@ void children_close(children_t *c, void (*cb)(children_t *c))
         uv_close((uv_handle_t *)&c->timer, NULL);
     for (size_t i = 0; i < c->npend; i++)
         zmq_msg_close(&c->pend[i].frame);
+    for (size_t i = 0; i < c->cappend; i++)
+        sync_events_free(&c->pend[i].events);
     free(c->pend);
     c->pend = NULL;
-    c->npend = 0;
+    c->npend = c->cappend = 0;
     for (size_t i = 0; i < c->n; i++)
         child_free(c->child[i]);
     free(c->child);

@@ -30,6 +30,8 @@ struct child {
 struct pending_batch {
     child_t *child;
     zmq_msg_t frame;                 /* the BATCH bytes, moved out of the socket */
+    sync_events_t events;            /* its events as judged: views into frame; the
+                                        buffer is kept with the slot for reuse */
 };
 
 /* children_db.c */

@@ -999,6 +999,64 @@ static void test_store_append_checked_refuses_mismatch(void **state)
     assert_memory_equal(before, after, 32);
 }
 
+/* ---- putting events decoded already ---- */
+
+typedef struct put_event_ctx {
+    const uint8_t *raw;
+    size_t len;
+    store_put_result_t res;
+} put_event_ctx_t;
+
+static int put_event_cb(store_txn_t *t, void *arg)
+{
+    put_event_ctx_t *c = arg;
+    proto_event_t ev;
+    int rc = proto_event_decode(c->raw, c->len, 0, &ev);
+    return rc ? rc : store_txn_put_event(t, &ev, &c->res);
+}
+
+/* Every outcome (stored, held, moved in, duplicate, equivocation) is the
+ * same through store_txn_put_event as through store_txn_put, down to the
+ * last byte of every database. */
+static void test_store_put_event_same_as_put(void **state)
+{
+    fx_t *f = *state;
+    log_t l, other;
+    make_log(f, "src", "hrb/a", 6, "n", &l);
+    make_log(f, "fork", "hrb/a", 6, "other", &other);
+    const struct { const log_t *log; size_t seq; store_put_result_t want; } steps[] = {
+        {&l, 1, STORE_PUT_STORED}, {&l, 4, STORE_PUT_HELD}, {&l, 3, STORE_PUT_HELD},
+        {&l, 2, STORE_PUT_STORED}, {&l, 2, STORE_PUT_DUPLICATE},
+        {&l, 4, STORE_PUT_DUPLICATE}, {&other, 3, STORE_PUT_EQUIVOCATION},
+        {&other, 5, STORE_PUT_EQUIVOCATION}, {&l, 6, STORE_PUT_HELD},
+        {&l, 5, STORE_PUT_STORED},
+    };
+    uint8_t snap[2][32];
+    for (int fast = 0; fast <= 1; fast++) {
+        store_t *s = open_origin(f, fast ? "viaevent" : "viaput", "hrb/p", 0);
+        for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+            const log_t *g = steps[i].log;
+            size_t k = steps[i].seq - 1;
+            store_put_result_t res;
+            if (fast) {
+                put_event_ctx_t c = {g->raw[k], g->len[k], 0};
+                assert_int_equal(store_write(s, put_event_cb, &c), 0);
+                res = c.res;
+            } else {
+                res = put_one(s, g, steps[i].seq);
+            }
+            assert_int_equal(res, steps[i].want);
+        }
+        assert_int_equal(head_of(s, "hrb/a").seq, 6);
+        assert_int_equal(info_of(s).equivocations, 2);
+        snapshot(s, snap[fast]);
+        store_close(&s);
+    }
+    assert_memory_equal(snap[0], snap[1], 32);
+    free_log(&l);
+    free_log(&other);
+}
+
 static int failing_indexer(store_txn_t *t, const proto_event_t *ev, void *arg)
 {
     (void)t; (void)arg;
@@ -1098,6 +1156,7 @@ int main(void)
         T(test_store_append_rejects_bad_body),
         T(test_store_append_checked_same_as_append),
         T(test_store_append_checked_refuses_mismatch),
+        T(test_store_put_event_same_as_put),
         T(test_store_indexer_error_aborts),
         T(test_store_restore_own_log_before_append),
         T(test_store_meta_and_open_modes),

@@ -352,6 +352,9 @@ typedef struct rx {
     store_t *s;
     sync_in_t *in;
     int group;                 /* batches applied per write transaction */
+    bool keep;                 /* as a hub: check_keep, then apply_events */
+    sync_events_t ev[8];       /* with keep: the accepted batches' events */
+    unsigned commits;
     sync_in_counts_t counts;
 } rx_t;
 
@@ -360,6 +363,7 @@ typedef struct apply_ctx {
     msg_t *m;
     int n;
     sync_in_counts_t c;
+    int map_full;              /* fail this many runs as a full map would */
 } apply_ctx_t;
 
 static int apply_cb(store_txn_t *t, void *arg)
@@ -368,11 +372,13 @@ static int apply_cb(store_txn_t *t, void *arg)
     a->c = (sync_in_counts_t){0};
     sync_in_apply_begin(a->rx->in);
     for (int i = 0; i < a->n; i++) {
-        int rc = sync_in_apply(t, a->rx->in, &a->m[i], &a->c);
+        int rc = a->rx->keep ? sync_in_apply_events(t, a->rx->in, &a->rx->ev[i], &a->c)
+                             : sync_in_apply(t, a->rx->in, &a->m[i], &a->c);
         if (rc)
             return rc;
     }
-    return 0;
+    /* store_write grows the map and runs this again from the start */
+    return a->map_full-- > 0 ? MDB_MAP_FULL : 0;
 }
 
 /* The parent takes up to rx->group packets, applies the accepted batches in
@@ -387,7 +393,8 @@ static void deliver_up(net_t *n, rx_t *rx)
         msg_t m;
         sync_in_verdict_t v;
         assert_int_equal(msg_decode(p[np].data, p[np].len, &m), 0);
-        int rc = sync_in_check(rx->in, &m, &v);
+        int rc = rx->keep ? sync_in_check_keep(rx->in, &m, &v, &rx->ev[na])
+                          : sync_in_check(rx->in, &m, &v);
         if (rc)
             fail_msg("check: %s", err_msg());
         buf_reset(&b);
@@ -407,7 +414,8 @@ static void deliver_up(net_t *n, rx_t *rx)
         np++;
     }
     if (na) {
-        apply_ctx_t a = {rx, acc, na, {0}};
+        /* with keep, every fifth transaction is re-run, as after a map resize */
+        apply_ctx_t a = {rx, acc, na, {0}, rx->keep && rx->commits++ % 5 == 0};
         int rc = store_write(rx->s, apply_cb, &a);
         if (rc)
             fail_msg("apply: %s", err_msg());
@@ -515,6 +523,8 @@ static void link_close(link_t *l)
 {
     sync_out_destroy(&l->out);
     sync_in_destroy(&l->rx.in);
+    for (int i = 0; i < 8; i++)
+        sync_events_free(&l->rx.ev[i]);
     q_free(&l->net.up);
     q_free(&l->net.down);
 }
@@ -558,9 +568,8 @@ static void test_sync_converges_lossless(void **state)
     store_close(&child);
 }
 
-static void test_sync_converges_under_loss(void **state)
+static void converge_under_loss(fx_t *f, bool keep)
 {
-    fx_t *f = *state;
     static const double loss[] = {0.0, 0.1, 0.3};
     store_t *child = make_child(f, 300, 200, 100);
     /* LD_SYNC_SEEDS=n runs more seeds (a soak, by hand). */
@@ -571,17 +580,34 @@ static void test_sync_converges_under_loss(void **state)
             sync_out_opts_t o = {(unsigned)(2 + seed * 2), (unsigned)(8 + 8 * seed), 250};
             link_t l;
             link_open(&l, child, parent, &o, (uint64_t)seed * 10 + k);
+            l.rx.keep = keep;
             l.net.loss = loss[k];
             l.net.dup = 0.1;
             l.net.reorder = 0.3;
             l.rx.group = 1 + (seed + (int)k) % 4;
             link_session(f, &l, 7);
+            size_t map = store_map_size(parent);
             run(f, &l.net, &l.rx, 200000, true);
             assert_converged(child, parent);
+            if (keep)   /* the forced re-runs did happen */
+                assert_true(store_map_size(parent) > map);
             link_close(&l);
             store_close(&parent);
         }
     store_close(&child);
+}
+
+static void test_sync_converges_under_loss(void **state)
+{
+    converge_under_loss(*state, false);
+}
+
+/* The same with the events kept from the check to the apply, as a hub does
+ * (sync_in_check_keep, sync_in_apply_events), every fifth transaction
+ * re-run as after a map resize. */
+static void test_sync_converges_under_loss_kept_events(void **state)
+{
+    converge_under_loss(*state, true);
 }
 
 static void test_sync_recovers_after_total_loss(void **state)
@@ -998,8 +1024,8 @@ static void test_sync_in_verdicts(void **state)
     assert_int_equal(alen, 0);
     assert_int_equal(sync_in_check(in, &m, &v), 0);
     assert_int_equal(v, SYNC_IN_ACCEPT);
-    rx_t rx = {parent, in, 1, {0}};
-    apply_ctx_t a = {&rx, &m, 1, {0}};
+    rx_t rx = {.s = parent, .in = in, .group = 1};
+    apply_ctx_t a = {.rx = &rx, .m = &m, .n = 1};
     assert_int_equal(store_write(parent, apply_cb, &a), 0);
     assert_int_equal(a.c.stored, 2);
     buf_t b = BUF_INIT;
@@ -1119,6 +1145,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sync_converges_lossless, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_converges_under_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_converges_under_loss_kept_events, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_sync_recovers_after_total_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_send_failures_are_resent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_session_restart_midway, setup, teardown),
