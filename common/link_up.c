@@ -19,6 +19,7 @@
 #define BACKOFF_MIN_MS 100
 
 static void link_teardown(link_up_t *l, const char *why);
+static void check_restored(link_up_t *l);
 
 int link_endpoints(const char *endpoint, char out[3][300])
 {
@@ -48,6 +49,11 @@ static void fire(link_up_t *l, link_up_event_t ev)
 }
 
 /* ---- sending ---- */
+
+static uint32_t link_hello_flags(const link_up_t *l)
+{
+    return l->o.hello_flags | (l->own_restore ? MSG_HELLO_RESTORE : 0);
+}
 
 static int send_ctl(link_up_t *l, const buf_t *b)
 {
@@ -86,7 +92,7 @@ static int send_hello(link_up_t *l)
     buf_reset(&l->scratch);
     if (!rc)
         rc = msg_encode_hello(&l->scratch, l->origin, l->epoch, l->session,
-                              l->o.hello_flags, &vv);
+                              link_hello_flags(l), &vv);
     msg_vv_free(&vv);
     if (!rc)
         rc = send_ctl(l, &l->scratch);
@@ -106,16 +112,33 @@ static void send_ping(link_up_t *l)
         send_ctl(l, &l->scratch);
 }
 
+static void set_fork_error(link_up_t *l)
+{
+    snprintf(l->last_error, sizeof l->last_error,
+             "the hub holds a different log of %s than this store (reinstalled without "
+             "`init --restore`?): this unit's events were sent to the hub as an alarm; "
+             "restore this unit from its hub", l->origin);
+    log_error("link", "%s", l->last_error);
+}
+
 /* ---- receiving ---- */
 
 /* The parent's word on this unit's own log against what this store holds.
- * If the parent holds more of it than we do, or a different event at our
- * head, this store is not the one that wrote that log: the PC was
- * reinstalled without `init --restore`. Our events are then sent from seq 1
- * anyway, so the hub keeps them aside as equivocations and raises the alarm
- * rather than anything being lost or silently overwritten. */
+ *  - The parent holds another event at our head: this store is not the one
+ *    that wrote that log (a PC reinstalled without `init --restore`). Our
+ *    events are sent from seq 1 anyway, so the hub keeps them aside as
+ *    equivocations and raises the alarm: nothing is lost or overwritten.
+ *  - The parent holds more of our own log than we do: this store is behind
+ *    its own log (restored from an old backup, or reinstalled). Our events
+ *    are sent from seq 1 as well (duplicates if it is the same log, evidence
+ *    if not), and the next session asks for our own log back (a restore):
+ *    if it chains onto what we hold, we are simply caught up; if it does
+ *    not, it is a fork, reported as above. */
 static int check_fork(link_up_t *l, msg_t *m, vv_t *peer)
 {
+    l->forked = l->behind = false;
+    if (link_hello_flags(l) & MSG_HELLO_RESTORE)
+        return 0;
     store_txn_t *t;
     store_head_t mine = {0};
     int rc = store_read_begin(l->store, &t);
@@ -123,23 +146,19 @@ static int check_fork(link_up_t *l, msg_t *m, vv_t *peer)
         return rc;
     store_head_get(t, l->origin, &mine);
     store_read_end(&t);
-    msg_t copy = *m;
     msg_vv_entry_t e;
-    l->forked = false;
-    for (uint32_t i = 0; i < copy.vv_count && msg_vv_next(&copy, &e) == 0; i++) {
-        if (!mpk_str_eq(e.origin, l->origin) || l->o.hello_flags & MSG_HELLO_RESTORE)
+    for (uint32_t i = 0; i < m->vv_count && msg_vv_next(m, &e) == 0; i++) {
+        if (!mpk_str_eq(e.origin, l->origin))
             continue;
-        l->forked = mine.seq < e.seq ||
-                    (mine.seq == e.seq && memcmp(mine.hash, e.hash, PROTO_HASH_LEN) != 0);
+        l->behind = mine.seq < e.seq;
+        l->forked = mine.seq == e.seq && memcmp(mine.hash, e.hash, PROTO_HASH_LEN) != 0;
     }
-    if (!l->forked)
-        return 0;
-    snprintf(l->last_error, sizeof l->last_error,
-             "the hub holds a different log of %s than this store (reinstalled without "
-             "`init --restore`?): this unit's events were sent to the hub as an alarm; "
-             "restore this unit from its hub", l->origin);
-    log_error("link", "%s", l->last_error);
-    return vv_set(peer, l->origin, strlen(l->origin), 0);
+    if (l->forked)
+        set_fork_error(l);
+    else if (l->behind)
+        log_warn("link", "the hub holds more of %s's own log than this store: fetching it back",
+                 l->origin);
+    return l->forked || l->behind ? vv_set(peer, l->origin, strlen(l->origin), 0) : 0;
 }
 
 static void on_welcome(link_up_t *l, msg_t *m)
@@ -168,6 +187,7 @@ static void on_welcome(link_up_t *l, msg_t *m)
     l->state = LINK_UP_ACTIVE;
     l->sessions++;
     l->backoff_ms = 0;
+    l->handshake_failures = 0;
     l->last_error[0] = '\0';
     log_info("link", "session %016llx with %s active", (unsigned long long)l->session,
              l->o.endpoint);
@@ -203,8 +223,15 @@ static void on_ack(link_up_t *l, msg_t *m)
         on_refused(l, why);
         return;
     }
+    if (sync_out_done(l->out) && l->behind) {
+        l->own_restore = true; /* the next session fetches our own log back */
+        l->backoff_ms = 0;
+        link_teardown(l, "fetching this unit's own log back from the hub");
+        return;
+    }
     if (sync_out_done(l->out))
         l->last_ok_ms = now_ms(l);
+    check_restored(l);
     fire(l, LINK_UP_EV_ACKED);
 }
 
@@ -280,6 +307,15 @@ static void on_down(zloop_t *w, zloop_msg_t *zm)
             l->events_down += a.counts.stored;
             fire(l, LINK_UP_EV_RECEIVED);
         }
+        if (!rc && l->own_restore && a.counts.equivocations) {
+            /* Our own log came back and does not chain onto what we hold. */
+            set_fork_error(l);
+            char why[sizeof l->last_error];
+            memcpy(why, l->last_error, sizeof why);
+            send_ctl(l, &l->scratch); /* the ACK still goes out */
+            on_refused(l, why);
+            return;
+        }
     } else {
         return;
     }
@@ -289,6 +325,7 @@ static void on_down(zloop_t *w, zloop_msg_t *zm)
         return;
     }
     send_ctl(l, &l->scratch);
+    check_restored(l);
 }
 
 /* Subscriptions arriving on our XPUB: the parent's SUB is connected. */
@@ -320,8 +357,14 @@ static void on_mon(zloop_t *w, zloop_msg_t *zm)
                                    "(run `liandong-hub allow ORIGIN KEY` there)"
                                  : "authentication failed");
     else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-             ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-        on_refused(l, "CURVE handshake failed (is upstream_key the hub's public key?)");
+             ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        /* A wrong server key and a hub that died mid-handshake look alike
+         * (a reset connection); only a failure that repeats is a refusal. */
+        if (++l->handshake_failures >= 3)
+            on_refused(l, "CURVE handshake failed (is upstream_key the hub's public key?)");
+        else
+            link_teardown(l, "handshake failed");
+    }
 }
 
 /* ---- connection management ---- */
@@ -404,14 +447,27 @@ static void *make_socket(link_up_t *l, int type, zloop_t *w, zloop_recv_cb cb, i
     return s;
 }
 
+/* What may come down depends on whether this session restores our own log. */
+static int link_scopes(link_up_t *l)
+{
+    sync_in_destroy(&l->in);
+    memset(&l->scope_down, 0, sizeof l->scope_down);
+    int rc = sync_scope_down(&l->scope_down, l->origin,
+                             (link_hello_flags(l) & MSG_HELLO_RESTORE) != 0);
+    return rc ? rc : sync_in_new(&l->scope_down, &l->in);
+}
+
 static int link_connect(link_up_t *l)
 {
-    int rc = 0, one = 1;
+    int rc = link_scopes(l), one = 1;
     char mon_ep[64], topic[PROTO_ORIGIN_MAX + 2];
+    if (rc)
+        return rc;
+    l->connects++;
     l->ctl = make_socket(l, ZMQ_DEALER, &l->w_ctl, on_ctl, &rc);
     if (l->ctl) {
         snprintf(mon_ep, sizeof mon_ep, "inproc://link-mon-%p-%llu", (void *)l,
-                 (unsigned long long)l->sessions);
+                 (unsigned long long)l->connects);
         zmq_socket_monitor(l->ctl, mon_ep, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
@@ -499,10 +555,8 @@ int link_up_init(uv_loop_t *loop, link_up_t *l, void *zctx, store_t *s,
     l->o.keys = &l->keys;
     l->o.endpoint = strdup(o->endpoint);
     if ((rc = sync_scope_add(&l->scope_up, l->origin, true)) ||
-        (rc = sync_scope_down(&l->scope_down, l->origin,
-                              (o->hello_flags & MSG_HELLO_RESTORE) != 0)) ||
         (rc = sync_out_new(s, &l->scope_up, &o->out, &l->out)) ||
-        (rc = sync_in_new(&l->scope_down, &l->in)))
+        (rc = link_scopes(l)))
         return rc;
     uv_timer_init(loop, &l->timer);
     l->timer.data = l;
@@ -537,6 +591,15 @@ static bool down_complete(link_up_t *l)
     }
     store_read_end(&t);
     return ok;
+}
+
+/* A session that fetched our own log back is done once we are in sync. */
+static void check_restored(link_up_t *l)
+{
+    if (l->own_restore && link_up_synced(l)) {
+        l->own_restore = false;
+        log_info("link", "%s's own log is back from the hub", l->origin);
+    }
 }
 
 bool link_up_synced(link_up_t *l)

@@ -93,6 +93,10 @@ struct link_up {
     uv_timer_t timer;
     bool up_ready;                /* the parent subscribed on our XPUB */
     bool forked;                  /* the parent holds another log of this unit */
+    bool behind;                  /* the parent holds more of this unit's own log */
+    bool own_restore;             /* so this session asks for it back */
+    unsigned handshake_failures;  /* in a row, since the last WELCOME */
+    uint64_t connects;
     uint64_t session, hello_ms, backoff_ms, reconnect_at_ms, last_ping_ms;
     vv_t due;                     /* what WELCOME said is due to come down */
     sync_out_t *out;

@@ -25,7 +25,7 @@ void log_init_from_env(void)
 
 void log_write(log_level_t level, const char *module, const char *fmt, ...)
 {
-    if (level > log_level)
+    if (level > log_level || level < LOG_ERROR)
         return;
     char line[2048];
     struct timespec ts;

@@ -10,7 +10,8 @@
 #ifndef LD_COMMON_LOG_H
 #define LD_COMMON_LOG_H
 
-typedef enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG } log_level_t;
+/* LOG_SILENT: nothing at all (a command that reports its own outcome). */
+typedef enum log_level { LOG_SILENT = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG } log_level_t;
 
 void log_set_level(log_level_t level);
 /* Reads LIANDONG_LOG; unknown values leave the level unchanged. */

@@ -83,9 +83,10 @@ int sync_once(const char *dir, const sync_once_opts_t *o, sync_once_result_t *re
     if (!w)
         return err_set(LD_ENOMEM, "out of memory");
     w->o = *o;
-    /* A command, not a daemon: session chatter only when asked for. */
+    /* A command, not a daemon: it reports its outcome in one line, so the
+     * link's own log lines only when asked for (LIANDONG_LOG). */
     if (!getenv("LIANDONG_LOG"))
-        log_set_level(LOG_WARN);
+        log_set_level(LOG_SILENT);
     daemon_opts_t dopt = {.dir = dir, .need_upstream = true, .quiet_ctl = true,
                           .restore = o->restore, .heartbeat_ms = o->heartbeat_ms};
     int rc = daemon_init(&w->d, &dopt);
