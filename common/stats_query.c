@@ -40,7 +40,7 @@ typedef struct q {
     acc_t **g;
     size_t ng, capg;
     review_t *rv;
-    size_t nrv, caprv;
+    size_t nrv, caprv, rv_from;   /* rv_from: the first review of the current origin */
     json_t *units;     /* origin -> {"name", "type"} */
     uint32_t today;    /* day number of now */
 } q_t;
@@ -106,10 +106,13 @@ static acc_t *group_get(q_t *q, const char *o, size_t olen)
 static int review_add(q_t *q, const char *o, size_t olen, const uint8_t *t, size_t tlen,
                       const uint32_t v[2])
 {
-    for (size_t i = 0; i < q->nrv; i++) {
+    /* Records come sorted by origin: search only this origin's targets. */
+    if (q->nrv == 0 || strncmp(q->rv[q->rv_from].unit, o, olen) != 0 ||
+        q->rv[q->rv_from].unit[olen] != 0)
+        q->rv_from = q->nrv;
+    for (size_t i = q->rv_from; i < q->nrv; i++) {
         review_t *r = &q->rv[i];
-        if (strlen(r->unit) == olen && memcmp(r->unit, o, olen) == 0 &&
-            strlen(r->target) == tlen && memcmp(r->target, t, tlen) == 0) {
+        if (strncmp(r->target, (const char *)t, tlen) == 0 && r->target[tlen] == 0) {
             r->count += v[0];
             r->sum += v[1];
             return 0;

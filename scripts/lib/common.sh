@@ -7,7 +7,8 @@ LD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # Build and runtime dependencies, all Debian 12 packages.
 LD_PACKAGES=(build-essential cmake pkg-config libzmq3-dev liblmdb-dev libmsgpack-dev
-             libuv1-dev libsodium-dev libjansson-dev libcmocka-dev lmdb-utils jq)
+             libuv1-dev libsodium-dev libjansson-dev libcmocka-dev lmdb-utils jq
+             chromium)   # chromium: test_stats.sh renders the HTML report headless
 
 ld_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
