@@ -4,12 +4,12 @@
  *
  *   liandong-city load --dir HUBDIR [--seed S] [--activity A] [--townships N]
  *                      [--year Y] [--clock MS] [--only ORIGIN] [--batch B]
- *                      [--views all|stats|none] [--shuffle] [--dups PCT]
+ *                      [--views all|stats|none] [--shuffle] [--dups PCT] [--events N]
  *       generates the city and puts every event into the hub at HUBDIR (made
  *       by `liandong-hub init --id hrb`) the way its merge does: store_txn_put
  *       in transactions of B events (default 5000). --shuffle delivers in a
  *       random order (gaps wait as held events), --dups repeats PCT percent of
- *       them. --pregen generates everything before loading (in order). --views none|stats times ingest without the views, or with the
+ *       them. --events N scales the activity to about N events. --pregen generates everything before loading (in order). --views none|stats times ingest without the views, or with the
  *       statistics view only. Prints one line with the ingest rate, timing
  *       only the store writes (not the generation).
  *   liandong-city expect --dir DIR [--unit ORIGIN] [--period P] [--now DATE]
@@ -308,6 +308,7 @@ int main(int argc, char **argv)
         {"dups", required_argument, NULL, 'D'}, {"unit", required_argument, NULL, 'u'},
         {"period", required_argument, NULL, 'p'}, {"now", required_argument, NULL, 'n'},
         {"stats", required_argument, NULL, 'j'}, {"pregen", no_argument, NULL, 'P'},
+        {"events", required_argument, NULL, 'e'},
         {NULL, 0, NULL, 0},
     };
     opts_t o;
@@ -328,6 +329,11 @@ int main(int argc, char **argv)
         case 'v': o.views = optarg; break;
         case 'S': o.shuffle = true; break;
         case 'P': o.pregen = true; break;
+        case 'e':   /* about N events: the city makes ~62,000 + ~110,000 per unit of activity */
+            o.cg.activity = (strtod(optarg, NULL) - 62000.0) / 109800.0;
+            if (o.cg.activity < 0.1)
+                o.cg.activity = 0.1;
+            break;
         case 'D': o.dups = strtod(optarg, NULL); break;
         case 'u': o.unit = optarg; break;
         case 'p': o.period = optarg; break;
