@@ -12,6 +12,7 @@
 #include <wchar.h>
 
 #include "common/stats_render.h"
+#include "proto/event.h"
 
 /* ---- reading the result ---- */
 
@@ -208,34 +209,82 @@ static void reviews_table(FILE *f, const json_t *r)
     }
 }
 
+static void sync_row(FILE *f, const json_t *e, int wn)
+{
+    char days[CELL];
+    stats_fmt(days, sizeof days, json_object_get(e, "days_since"), FMT_NUM);
+    const char *lh = json_string_value(json_object_get(e, "last_heard"));
+    cell(f, json_string_value(json_object_get(e, "name")), wn, false);
+    fprintf(f, "  %-26s %8lld %8lld  %-20s %5s%s\n", json_string_value(json_object_get(e, "unit")),
+            (long long)json_integer_value(json_object_get(e, "events")),
+            (long long)json_integer_value(json_object_get(e, "pending")), lh ? lh : "never", days,
+            json_is_true(json_object_get(e, "stale")) ? "  STALE" : "");
+}
+
+static int name_width(const json_t *list, const char *head)
+{
+    size_t i;
+    const json_t *e;
+    int w = stats_width(head);
+    json_array_foreach(list, i, e) {
+        int a = stats_width(json_string_value(json_object_get(e, "name")));
+        w = a > w ? a : w;
+    }
+    return w;
+}
+
+/* By child: one line per child's subtree (units, stale, events, pending). */
+static void sync_summary(FILE *f, const json_t *r, const json_t *units)
+{
+    const json_t *groups = json_object_get(r, "groups"), *g, *e;
+    size_t i, j;
+    int wn = name_width(groups, "单位 Unit");
+    cell(f, "单位 Unit", wn, false);
+    fprintf(f, "  %6s %6s %10s %8s\n", "Units", "Stale", "Events", "Pending");
+    json_array_foreach(groups, i, g) {
+        const char *k = json_string_value(json_object_get(g, "unit"));
+        long long n = 0, stale = 0, ev = 0, pend = 0;
+        json_array_foreach(units, j, e) {
+            const char *u = json_string_value(json_object_get(e, "unit"));
+            if (!proto_origin_within(u, strlen(u), k, strlen(k)) ||
+                (strcmp(u, k) != 0 && strcmp(k, json_string_value(json_object_get(r, "unit"))) == 0))
+                continue;
+            n++;
+            stale += json_is_true(json_object_get(e, "stale"));
+            ev += json_integer_value(json_object_get(e, "events"));
+            pend += json_integer_value(json_object_get(e, "pending"));
+        }
+        cell(f, json_string_value(json_object_get(g, "name")), wn, false);
+        fprintf(f, "  %6lld %6lld %10lld %8lld\n", n, stale, ev, pend);
+    }
+    const json_t *stale = json_object_get(json_object_get(r, "sync"), "stale");
+    if (!json_array_size(stale))
+        return;
+    fprintf(f, "\nStale units 久未同步 (%zu)\n", json_array_size(stale));
+    wn = name_width(units, "单位 Unit");
+    json_array_foreach(units, i, e)
+        if (json_is_true(json_object_get(e, "stale")))
+            sync_row(f, e, wn);
+}
+
 static void sync_table(FILE *f, const json_t *r)
 {
     const json_t *s = json_object_get(r, "sync"), *units = json_object_get(s, "units");
     size_t i;
     const json_t *e;
-    int wn = stats_width("单位 Unit");
-    json_array_foreach(units, i, e) {
-        int a = stats_width(json_string_value(json_object_get(e, "name")));
-        wn = a > wn ? a : wn;
-    }
     fprintf(f, "\nSync health 同步 (stale: nothing heard for %lld days; now %s)\n",
             (long long)json_integer_value(json_object_get(s, "stale_days")),
             json_string_value(json_object_get(s, "now")));
-    cell(f, "单位 Unit", wn, false);
-    fprintf(f, "  %-26s %8s %8s %-20s %5s\n", "Origin", "Events", "Pending", "Last heard",
-            "Days");
-    json_array_foreach(units, i, e) {
-        char days[CELL];
-        stats_fmt(days, sizeof days, json_object_get(e, "days_since"), FMT_NUM);
-        const char *lh = json_string_value(json_object_get(e, "last_heard"));
-        cell(f, json_string_value(json_object_get(e, "name")), wn, false);
-        fprintf(f, "  %-26s %8lld %8lld %-20s %5s%s\n",
-                json_string_value(json_object_get(e, "unit")),
-                (long long)json_integer_value(json_object_get(e, "events")),
-                (long long)json_integer_value(json_object_get(e, "pending")),
-                lh ? lh : "never", days,
-                json_is_true(json_object_get(e, "stale")) ? "  STALE" : "");
+    if (strcmp(json_string_value(json_object_get(r, "by")), "child") == 0 &&
+        json_array_size(units) > json_array_size(json_object_get(r, "groups"))) {
+        sync_summary(f, r, units);
+        return;
     }
+    int wn = name_width(units, "单位 Unit");
+    cell(f, "单位 Unit", wn, false);
+    fprintf(f, "  %-26s %8s %8s  %-20s %5s\n", "Origin", "Events", "Pending", "Last heard", "Days");
+    json_array_foreach(units, i, e)
+        sync_row(f, e, wn);
 }
 
 int stats_render_table(FILE *f, const json_t *r)
