@@ -368,10 +368,14 @@ static void on_sub(zloop_t *w, zloop_msg_t *zm)
         c->stats.unknown_sender++;
         return;
     }
-    /* Out of memory: dropped unjudged, so the next batch shows a gap. */
+    /* Out of memory here or in the check below is ours, not the child's:
+     * the batch is dropped unjudged, the next one shows a gap, and the
+     * child resends from there. */
     struct pending_batch *pb = park(c, ch, zloop_msg_frame(zm, zm->count - 1));
-    if (!pb)
+    if (!pb) {
+        log_error("hub", "child %s: batch dropped: %s", user, err_msg());
         return;
+    }
     msg_t m;
     sync_in_verdict_t v = SYNC_IN_OTHER;
     int rc = msg_decode(zmq_msg_data(&pb->frame), zmq_msg_size(&pb->frame), &m);
@@ -381,6 +385,10 @@ static void on_sub(zloop_t *w, zloop_msg_t *zm)
         rc = sync_in_check_keep(ch->in, &m, &v, &pb->events);
     if (rc || v != SYNC_IN_ACCEPT)
         unpark(c);
+    if (rc == LD_ENOMEM) {
+        log_error("hub", "child %s: batch dropped: %s", user, err_msg());
+        return;
+    }
     if (rc) {
         c->stats.bad_batches++;
         ch->batches_rejected++;
