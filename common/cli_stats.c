@@ -16,7 +16,7 @@
 #include <time.h>
 
 enum { O_DIR = 1000, O_BY, O_PERIOD, O_UNIT, O_FORMAT, O_OUTPUT, O_STALE, O_NOW, O_JSON,
-       O_REBUILD, O_HELP };
+       O_REBUILD, O_TIMING, O_HELP };
 
 static const char help[] =
     "usage: %s stats [--by child|unit|level] [--period P] [--unit ORIGIN]\n"
@@ -40,13 +40,21 @@ static const char help[] =
     "                      config's stale_days, else 7)\n"
     "  --now TIME          judge staleness and overdue reports as of TIME\n"
     "                      (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC; default: now)\n"
-    "  --rebuild           recompute the statistics from every event held first\n";
+    "  --rebuild           recompute the statistics from every event held first\n"
+    "  --timing            print on stderr how long the query and the output took\n";
 
 typedef struct opts {
     const char *dir, *unit, *format, *output;
     stats_query_t q;
-    bool rebuild;
+    bool rebuild, timing;
 } opts_t;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 static int parse_now(const char *s, uint64_t *out)
 {
@@ -75,6 +83,7 @@ static int parse(const cli_ctx_t *ctx, int argc, char **argv, opts_t *o)
         {"output", required_argument, NULL, O_OUTPUT},
         {"stale-days", required_argument, NULL, O_STALE}, {"now", required_argument, NULL, O_NOW},
         {"json", no_argument, NULL, O_JSON}, {"rebuild", no_argument, NULL, O_REBUILD},
+        {"timing", no_argument, NULL, O_TIMING},
         {"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0},
     };
     int c;
@@ -117,6 +126,7 @@ static int parse(const cli_ctx_t *ctx, int argc, char **argv, opts_t *o)
                 return cli_usage_error(ctx, "stats", "bad --now '%s'", optarg);
             break;
         case O_REBUILD: o->rebuild = true; break;
+        case O_TIMING: o->timing = true; break;
         case O_HELP: printf(help, ctx->prog); return 0;
         default: return cli_usage_error(ctx, "stats", "bad option");
         }
@@ -175,11 +185,15 @@ int cli_stats_run(const cli_ctx_t *ctx, int argc, char **argv, cli_links_fn link
         o.q.links = links(u->store, store_origin(u->store));
     json_t *r = NULL;
     rc = o.rebuild ? stats_rebuild(u->store) : 0;
+    double t0 = now_ms();
     if (!rc)
         rc = stats_query(u->store, &o.q, &r);
+    double t1 = now_ms();
     unit_close(&u);
     json_decref(o.q.links);
     int status = rc ? cli_fail(ctx, rc) : output(ctx, &o, r);
+    if (o.timing && !rc)
+        fprintf(stderr, "query_ms=%.1f output_ms=%.1f\n", t1 - t0, now_ms() - t1);
     json_decref(r);
     return status;
 }

@@ -329,8 +329,8 @@ int main(int argc, char **argv)
         case 'v': o.views = optarg; break;
         case 'S': o.shuffle = true; break;
         case 'P': o.pregen = true; break;
-        case 'e':   /* about N events: the city makes ~62,000 + ~110,000 per unit of activity */
-            o.cg.activity = (strtod(optarg, NULL) - 62000.0) / 109800.0;
+        case 'e':   /* about N events: the city makes ~62,000 + ~105,600 per unit of activity */
+            o.cg.activity = (strtod(optarg, NULL) - 62000.0) / 105600.0;
             if (o.cg.activity < 0.1)
                 o.cg.activity = 0.1;
             break;
