@@ -168,7 +168,7 @@ static void on_welcome(link_up_t *l, msg_t *m)
     vv_t peer = VV_INIT;
     vv_clear(&l->due);
     msg_t again = *m; /* the vv reader is consumed by one pass */
-    int rc = sync_vv_from_msg(m, &peer);
+    int rc = sync_vv_from_msg(m, NULL, &peer);
     if (!rc)
         rc = check_fork(l, &again, &peer);
     /* The WELCOME also lists the parent's heads of the logs that come down

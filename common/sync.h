@@ -55,8 +55,10 @@ bool sync_scope_has(const sync_scope_t *s, const char *origin, size_t len);
 int sync_scope_down(sync_scope_t *s, const char *child, bool restore);
 
 /* Reads the version vector of a HELLO, WELCOME or ACK into out (seqs only;
- * consumes m's vv reader: decode again to read it twice). */
-int sync_vv_from_msg(msg_t *m, vv_t *out);
+ * consumes m's vv reader: decode again to read it twice). With `only`, just
+ * the origins in that scope: a peer's vector can hold 100,000 entries, and
+ * the ones a link does not carry are not worth a sorted insert each. */
+int sync_vv_from_msg(msg_t *m, const sync_scope_t *only, vv_t *out);
 
 /* ---- sending ---- */
 

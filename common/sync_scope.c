@@ -53,12 +53,12 @@ int sync_scope_down(sync_scope_t *s, const char *child, bool restore)
     return rc;
 }
 
-int sync_vv_from_msg(msg_t *m, vv_t *out)
+int sync_vv_from_msg(msg_t *m, const sync_scope_t *only, vv_t *out)
 {
     msg_vv_entry_t e;
     for (uint32_t i = 0; i < m->vv_count; i++) {
         int rc = msg_vv_next(m, &e);
-        if (!rc)
+        if (!rc && (!only || sync_scope_has(only, e.origin.ptr, e.origin.len)))
             rc = vv_set(out, e.origin.ptr, e.origin.len, e.seq);
         if (rc)
             return rc;

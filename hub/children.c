@@ -252,8 +252,9 @@ static void on_hello(children_t *c, const void *rid, size_t rid_len, const char 
     ch->epoch_alarm = e.alarm;
     vv_t peer = VV_INIT;
     msg_vv_builder_t b = {BUF_INIT, 0};
-    if (!(rc = sync_vv_from_msg(m, &peer)))
-        rc = sync_scope_down(&ch->scope_out, ch->origin, (m->flags & MSG_HELLO_RESTORE) != 0);
+    memset(&ch->scope_out, 0, sizeof ch->scope_out);
+    if (!(rc = sync_scope_down(&ch->scope_out, ch->origin, (m->flags & MSG_HELLO_RESTORE) != 0)))
+        rc = sync_vv_from_msg(m, &ch->scope_out, &peer);
     /* The sender reads its scope at creation: rebuild it for a restore. */
     sync_out_destroy(&ch->out);
     if (!rc)
@@ -494,15 +495,28 @@ static void on_flush(uv_check_t *h)
 
 /* ---- subscriptions on the XPUB: a child's data-down path is connected ---- */
 
+/* The XPUB runs in manual mode: a subscription takes effect only when this
+ * code applies it, and it applies a child's subscription only to the topic
+ * of that child's own origin (its authenticated User-Id). Otherwise any
+ * allowed key could subscribe to another child's topic and read what goes
+ * down to it (a restore carries that child's whole log). */
 static void on_xpub(zloop_t *w, zloop_msg_t *zm)
 {
     children_t *c = w->data;
     size_t len;
     const uint8_t *d = zloop_msg_data(zm, 0, &len);
-    if (len < 2 || d[0] != 1 || d[len - 1] != '\0')
+    const char *user = zloop_msg_user_id(zm);
+    if (len < 2 || (d[0] != 0 && d[0] != 1))
         return;
-    child_t *ch = child_find(c, (const char *)d + 1);
-    if (ch && ch->active) {
+    size_t ulen = user ? strlen(user) : 0;
+    if (!user || len != ulen + 2 || d[len - 1] != '\0' || memcmp(d + 1, user, ulen) != 0) {
+        c->stats.foreign_subscriptions++;
+        log_warn("hub", "%s subscribed to another unit's data: ignored", user ? user : "?");
+        return;
+    }
+    zmq_setsockopt(c->xpub, d[0] ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, d + 1, len - 1);
+    child_t *ch = child_find(c, user);
+    if (d[0] == 1 && ch && ch->active) {
         ch->down_ready = true;
         /* What was sent before the subscription arrived was dropped: resend. */
         sync_out_rewind(ch->out, now_ms(c));
@@ -569,7 +583,7 @@ static void *bind_socket(children_t *c, int type, const char *ep, zloop_t *w, zl
     if (type == ZMQ_ROUTER)
         zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     if (type == ZMQ_XPUB)
-        zmq_setsockopt(s, ZMQ_XPUB_VERBOSE, &one, sizeof one);
+        zmq_setsockopt(s, ZMQ_XPUB_MANUAL, &one, sizeof one);
     if ((*rc = keys_curve_server(s, &c->keys)) || (*rc = zap_guard(c->zap, s)))
         goto fail;
     if (type == ZMQ_SUB)
