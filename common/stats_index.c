@@ -22,7 +22,6 @@
 
 #include "common/err.h"
 #include "proto/schema.h"
-#include "proto/mpk.h"
 
 const char *const stats_levels[STATS_NLEVEL] = {"township", "district", "city", "province",
                                                 "national"};
@@ -91,188 +90,6 @@ int stats_dbs(store_txn_t *t, MDB_dbi *agg, MDB_dbi *ent)
     return rc;
 }
 
-/* ---- the body, read once ---- */
-
-
-static void bg_item(stats_body_t *b, mpk_str_t s)
-{
-    static const char *const law[] = {"law", "legal", "法律"};
-    static const char *const fin[] = {"finance", "financial", "accounting", "金融", "财务",
-                                      "财会"};
-    for (size_t i = 0; i < sizeof law / sizeof *law; i++)
-        if (mpk_str_eq(s, law[i]))
-            b->bg |= 1;
-    for (size_t i = 0; i < sizeof fin / sizeof *fin; i++)
-        if (mpk_str_eq(s, fin[i]))
-            b->bg |= 2;
-}
-
-/* The body fields the figures read, by name: a switch on the length
- * first, since this runs for every field of every event. */
-enum { B_NONE, B_DEPUTY, B_SUGGESTION, B_RATING, B_STATUS, B_REASON, B_LEVEL, B_CATEGORY,
-       B_TERM, B_TARGET, B_ID, B_NAME, B_TYPE, B_JOINT, B_FINDING, B_DUE, B_SCORE,
-       B_CONSTITUENTS, B_SCOPE, B_BACKGROUND };
-
-static int field_id(mpk_str_t k)
-{
-#define IS(s) (memcmp(k.ptr, s, sizeof s - 1) == 0)
-    switch (k.len) {
-    case 2: return IS("id") ? B_ID : B_NONE;
-    case 3: return IS("due") ? B_DUE : B_NONE;
-    case 4: return IS("name") ? B_NAME : IS("type") ? B_TYPE : IS("term") ? B_TERM : B_NONE;
-    case 5: return IS("level") ? B_LEVEL : IS("score") ? B_SCORE : IS("joint") ? B_JOINT
-                 : IS("scope") ? B_SCOPE : B_NONE;
-    case 6: return IS("deputy") ? B_DEPUTY : IS("rating") ? B_RATING : IS("status") ? B_STATUS
-                 : IS("reason") ? B_REASON : IS("target") ? B_TARGET : B_NONE;
-    case 7: return IS("finding") ? B_FINDING : B_NONE;
-    case 8: return IS("category") ? B_CATEGORY : B_NONE;
-    case 10: return IS("suggestion") ? B_SUGGESTION : IS("background") ? B_BACKGROUND : B_NONE;
-    case 12: return IS("constituents") ? B_CONSTITUENTS : B_NONE;
-    default: return B_NONE;
-    }
-#undef IS
-}
-
-static const size_t str_off[] = {
-        [B_DEPUTY] = offsetof(stats_body_t, deputy),
-        [B_SUGGESTION] = offsetof(stats_body_t, suggestion),
-        [B_RATING] = offsetof(stats_body_t, rating), [B_STATUS] = offsetof(stats_body_t, status),
-        [B_REASON] = offsetof(stats_body_t, reason), [B_LEVEL] = offsetof(stats_body_t, level),
-        [B_CATEGORY] = offsetof(stats_body_t, category), [B_TERM] = offsetof(stats_body_t, term),
-        [B_TARGET] = offsetof(stats_body_t, target), [B_ID] = offsetof(stats_body_t, id),
-        [B_NAME] = offsetof(stats_body_t, name), [B_TYPE] = offsetof(stats_body_t, type),
-        [B_JOINT] = offsetof(stats_body_t, joint), [B_FINDING] = offsetof(stats_body_t, finding),
-        [B_DUE] = offsetof(stats_body_t, due),
-};
-
-static void read_value_str(stats_body_t *b, int id, mpk_str_t v)
-{
-    *(mpk_str_t *)(void *)((char *)b + str_off[id]) = v;
-}
-
-static int read_value(stats_body_t *b, int id, mpk_reader_t *r)
-{
-    mpk_type_t t;
-    int rc = mpk_peek(r, &t);
-    if (rc)
-        return rc;
-    if (id >= B_DEPUTY && id <= B_DUE && t == MPK_STR)
-        return mpk_read_str(r, UINT32_MAX, (mpk_str_t *)(void *)((char *)b + str_off[id]));
-    if ((id == B_SCORE || id == B_CONSTITUENTS) && (t == MPK_UINT || t == MPK_INT)) {
-        int64_t v;
-        if ((rc = mpk_read_int(r, &v)))
-            return rc;
-        if (id == B_SCORE) {
-            b->score = v;
-            b->has_score = true;
-        } else {
-            b->constituents = v;
-        }
-        return 0;
-    }
-    if (id == B_SCOPE && t == MPK_ARRAY) {
-        b->scope = *r;
-        b->has_scope = true;
-    } else if (id == B_BACKGROUND && t == MPK_ARRAY) {
-        mpk_reader_t a = *r;
-        uint32_t n;
-        b->has_bg = true;
-        if ((rc = mpk_read_array(&a, 64, &n)))
-            return rc;
-        for (uint32_t i = 0; i < n; i++) {
-            mpk_str_t s;
-            if (mpk_read_str(&a, UINT32_MAX, &s))
-                break;
-            bg_item(b, s);
-        }
-    }
-    return mpk_skip(r, 4);
-}
-
-/* Fast paths over the body's msgpack for the common cases (strings and
- * non-negative integers): the decoder has validated every byte already, so
- * only bounds are checked here. Anything else goes through the mpk reader. */
-static bool fast_str(const uint8_t **p, const uint8_t *end, mpk_str_t *out)
-{
-    const uint8_t *q = *p;
-    uint32_t n;
-    if (q >= end)
-        return false;
-    if ((*q & 0xe0) == 0xa0) {
-        n = *q & 0x1f;
-        q += 1;
-    } else if (*q == 0xd9 && end - q >= 2) {
-        n = q[1];
-        q += 2;
-    } else if (*q == 0xda && end - q >= 3) {
-        n = (uint32_t)q[1] << 8 | q[2];
-        q += 3;
-    } else {
-        return false;
-    }
-    if ((size_t)(end - q) < n)
-        return false;
-    out->ptr = (const char *)q;
-    out->len = n;
-    *p = q + n;
-    return true;
-}
-
-static bool fast_uint(const uint8_t **p, const uint8_t *end, int64_t *v)
-{
-    const uint8_t *q = *p;
-    if (q < end && *q < 0x80) {
-        *v = *q;
-        *p = q + 1;
-    } else if (q + 1 < end && *q == 0xcc) {
-        *v = q[1];
-        *p = q + 2;
-    } else if (q + 2 < end && *q == 0xcd) {
-        *v = (int64_t)q[1] << 8 | q[2];
-        *p = q + 3;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-static int body_read(const proto_event_t *ev, stats_body_t *b)
-{
-    memset(b, 0, sizeof *b);
-    mpk_reader_t r;
-    mpk_reader_init(&r, ev->body, ev->body_len);
-    uint32_t n;
-    int rc = mpk_read_map(&r, PROTO_BODY_FIELDS, &n);
-    for (uint32_t i = 0; !rc && i < n; i++) {
-        mpk_str_t key, sv;
-        int64_t iv;
-        if (!fast_str(&r.p, r.end, &key) && (rc = mpk_read_str(&r, UINT32_MAX, &key)))
-            break;
-        int id = field_id(key);
-        const uint8_t *at = r.p;
-        if (id == B_NONE || (id >= B_DEPUTY && id <= B_DUE)) {
-            if (fast_str(&r.p, r.end, &sv)) {
-                if (id != B_NONE)
-                    read_value_str(b, id, sv);
-                continue;
-            }
-            if (id == B_NONE && fast_uint(&r.p, r.end, &iv))
-                continue;
-        } else if ((id == B_SCORE || id == B_CONSTITUENTS) && fast_uint(&r.p, r.end, &iv)) {
-            if (id == B_SCORE) {
-                b->score = iv;
-                b->has_score = true;
-            } else {
-                b->constituents = iv;
-            }
-            continue;
-        }
-        r.p = at;
-        rc = read_value(b, id, &r);
-    }
-    return rc ? err_set(LD_ECORRUPT, "statistics: an event body does not read back") : 0;
-}
-
 /* ---- deltas to the aggregates, grouped per record ---- */
 
 
@@ -339,7 +156,7 @@ static int apply(stats_ix_t *x, const char *origin, size_t olen)
     return 0;
 }
 
-static void memo_clear(stats_view_t *v)
+void stats_memo_clear(stats_view_t *v)
 {
     memset(v->memo, 0, sizeof v->memo);
     v->ememo = NULL;
@@ -708,6 +525,13 @@ static kind_rule_t rules[MAX_KINDS];
 static size_t nrules;
 static pthread_once_t rules_once = PTHREAD_ONCE_INIT;
 
+static void rules_build(void);
+
+void stats_index_init(void)
+{
+    pthread_once(&rules_once, rules_build);
+}
+
 static void rules_build(void)
 {
     static const struct { const char *kind; kind_rule_t r; } map[] = {
@@ -786,7 +610,7 @@ static int index_event(stats_ix_t *x, const stats_body_t *b, const kind_rule_t *
 }
 
 /* The store indexer (store_index_fn). */
-static int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
+int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
 {
     stats_ix_t x;
     x.t = t;
@@ -804,7 +628,7 @@ static int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
                           ev->hlc, ev->seq};
     stats_body_t b;
     int rc = 0;
-    if (rule->body && (rc = body_read(ev, &b)))
+    if (rule->body && (rc = stats_body_read(ev, &b)))
         return rc;
     if (!rule->body)
         memset(&b, 0, sizeof b);
@@ -813,163 +637,8 @@ static int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
         return rc;
     /* A big transaction (an import, a rebuild) writes its records out as it goes. */
     if (stats_cache_full(x.v->cache)) {
-        memo_clear(x.v);
+        stats_memo_clear(x.v);
         rc = stats_cache_flush(x.v->cache, x.txn, x.v->dbi);
     }
     return rc;
-}
-
-/* ---- the store's transaction hooks ---- */
-
-static int hook_begin(store_txn_t *t, void *arg)
-{
-    stats_view_t *v = arg;
-    stats_cache_clear(v->cache);   /* a retried transaction starts over */
-    memo_clear(v);
-    int rc = store_dbi(t, "stats.agg", MDB_CREATE, &v->dbi[STATS_DB_AGG]);
-    return rc ? rc : store_dbi(t, "stats.ent", MDB_CREATE, &v->dbi[STATS_DB_ENT]);
-}
-
-static int hook_flush(store_txn_t *t, void *arg)
-{
-    stats_view_t *v = arg;
-    memo_clear(v);
-    return stats_cache_flush(v->cache, store_txn_mdb(t), v->dbi);
-}
-
-static void views_forget(stats_view_t *v);
-
-static void hook_close(void *arg)
-{
-    stats_view_t *v = arg;
-    views_forget(v);
-    stats_cache_destroy(&v->cache);
-    free(v);
-}
-
-/* ---- attach and rebuild ---- */
-
-typedef struct rebuild {
-    store_txn_t *t;
-    stats_view_t *v;
-} rebuild_t;
-
-static int rebuild_one(const char *origin, uint64_t seq, const uint8_t *raw, size_t len,
-                       void *arg)
-{
-    rebuild_t *r = arg;
-    proto_event_t ev;
-    if (proto_event_decode(raw, len, 0, &ev))
-        return err_set(LD_ECORRUPT, "statistics: stored event %s#%llu does not decode",
-                       origin, (unsigned long long)seq);
-    return stats_index(r->t, &ev, r->v);
-}
-
-static int rebuild_fn(store_txn_t *t, void *arg)
-{
-    rebuild_t r = {t, arg};
-    MDB_txn *txn = store_txn_mdb(t);
-    int rc = mdb_drop(txn, r.v->dbi[STATS_DB_AGG], 0);
-    if (!rc)
-        rc = mdb_drop(txn, r.v->dbi[STATS_DB_ENT], 0);
-    if (rc)
-        return stats_lmdb_fail(rc, "empty the view");
-    stats_cache_clear(r.v->cache);
-    memo_clear(r.v);
-    if ((rc = store_events_foreach(t, "", 0, rebuild_one, &r)))
-        return rc;
-    return store_meta_put(t, "stats.version", STATS_VERSION, strlen(STATS_VERSION));
-}
-
-static stats_view_t *view_of(store_t *s);
-
-int stats_rebuild(store_t *s)
-{
-    stats_view_t *v = view_of(s);
-    if (!v)
-        return err_set(LD_EINVAL, "statistics: the view is not attached to this store");
-    return store_write(s, rebuild_fn, v);
-}
-
-static int version_ok(store_t *s, bool *ok)
-{
-    store_txn_t *t;
-    int rc = store_read_begin(s, &t);
-    if (rc)
-        return rc;
-    const void *v;
-    size_t len;
-    rc = store_meta_get(t, "stats.version", &v, &len);
-    *ok = rc == 0 && len == strlen(STATS_VERSION) && memcmp(v, STATS_VERSION, len) == 0;
-    store_read_end(&t);
-    return rc == LD_ENOTFOUND ? 0 : rc;
-}
-
-/* Which view belongs to which open store: attach registers, close forgets. */
-#define MAX_STORES 64
-static struct { store_t *s; stats_view_t *v; } views[MAX_STORES];
-static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static stats_view_t *view_of(store_t *s)
-{
-    stats_view_t *v = NULL;
-    pthread_mutex_lock(&views_lock);
-    for (int i = 0; i < MAX_STORES && !v; i++)
-        if (views[i].s == s)
-            v = views[i].v;
-    pthread_mutex_unlock(&views_lock);
-    return v;
-}
-
-static void views_forget(stats_view_t *v)
-{
-    pthread_mutex_lock(&views_lock);
-    for (int i = 0; i < MAX_STORES; i++)
-        if (views[i].v == v)
-            views[i].s = NULL, views[i].v = NULL;
-    pthread_mutex_unlock(&views_lock);
-}
-
-static int views_remember(store_t *s, stats_view_t *v)
-{
-    int rc = err_set(LD_ETOOBIG, "statistics: more than %d stores open in one process",
-                     MAX_STORES);
-    pthread_mutex_lock(&views_lock);
-    for (int i = 0; i < MAX_STORES && rc; i++)
-        if (!views[i].s) {
-            views[i].s = s;
-            views[i].v = v;
-            rc = 0;
-        }
-    pthread_mutex_unlock(&views_lock);
-    return rc;
-}
-
-int stats_attach(store_t *s)
-{
-    pthread_once(&rules_once, rules_build);
-    stats_view_t *v = calloc(1, sizeof *v);
-    if (!v || !(v->cache = stats_cache_new())) {
-        free(v);
-        return err_set(LD_ENOMEM, "statistics: out of memory");
-    }
-    int rc = views_remember(s, v);
-    if (rc) {
-        stats_cache_destroy(&v->cache);
-        free(v);
-        return rc;
-    }
-    /* From here on the store owns v and frees it in store_close. */
-    if ((rc = store_add_txn_hooks(s, hook_begin, hook_flush, hook_close, v))) {
-        views_forget(v);
-        stats_cache_destroy(&v->cache);
-        free(v);
-        return rc;
-    }
-    bool ok = false;
-    if ((rc = store_add_indexer(s, stats_index, v)) || (rc = version_ok(s, &ok)) || ok)
-        return rc;
-    rc = stats_rebuild(s);
-    /* A read-only store cannot be rebuilt; its queries say so. */
-    return rc == LD_EINVAL ? 0 : rc;
 }

@@ -282,6 +282,15 @@ void stats_day_min(uint32_t *have, uint32_t day);
 /* 1 + the index of s in vals[n]; 0 if absent. */
 int stats_enum_index(mpk_str_t s, const char *const *vals, int n);
 
+/* stats_body.c: reads the fields the figures use; LD_ECORRUPT if the body
+ * does not read back. */
+int stats_body_read(const proto_event_t *ev, stats_body_t *b);
+/* stats_index.c: the store indexer (arg: the view), its one-time set-up,
+ * and forgetting the records remembered between events. */
+int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg);
+void stats_index_init(void);
+void stats_memo_clear(stats_view_t *v);
+
 /* stats_joint.c: joint.* events (kind: O opened, U updated, C closed,
  * P report, F finding, X rectification) and work reviews. */
 int stats_joint_event(stats_ix_t *x, const stats_body_t *b, int kind);
