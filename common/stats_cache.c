@@ -209,18 +209,28 @@ int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2])
         if (c->slot[i] && c->slot[i]->dirty)
             dirty[n++] = c->slot[i];
     qsort(dirty, n, sizeof *dirty, rec_cmp);
+    /* One cursor per database for the whole sorted run: each put starts its
+     * search from a fresh cursor anyway, but the cursor set-up is paid once. */
+    MDB_cursor *cur[2] = {NULL, NULL};
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         stats_rec_t *r = dirty[i];
         MDB_val key = {r->klen, r->key}, val = {r->len, r->val};
+        if (!cur[r->db] && (rc = mdb_cursor_open(txn, dbi[r->db], &cur[r->db])))
+            break;
         /* An aggregate that adds up to nothing is not kept. */
         if (!r->len || (r->db == STATS_DB_AGG && all_zero(r))) {
-            if (r->existed && (rc = mdb_del(txn, dbi[r->db], &key, NULL)) == MDB_NOTFOUND)
+            if (r->existed && (rc = mdb_cursor_get(cur[r->db], &key, NULL, MDB_SET)) == 0)
+                rc = mdb_cursor_del(cur[r->db], 0);
+            if (rc == MDB_NOTFOUND)
                 rc = 0;
         } else {
-            rc = mdb_put(txn, dbi[r->db], &key, &val, 0);
+            rc = mdb_cursor_put(cur[r->db], &key, &val, 0);
         }
     }
+    for (int i = 0; i < 2; i++)
+        if (cur[i])
+            mdb_cursor_close(cur[i]);
     free(dirty);
     if (rc)
         return stats_lmdb_fail(rc, "write a record");
