@@ -27,9 +27,6 @@ static void bg_item(stats_body_t *b, mpk_str_t s)
 
 /* The body fields the figures read, by name: a switch on the length
  * first, since this runs for every field of every event. */
-enum { B_NONE, B_DEPUTY, B_SUGGESTION, B_RATING, B_STATUS, B_REASON, B_LEVEL, B_CATEGORY,
-       B_TERM, B_TARGET, B_ID, B_NAME, B_TYPE, B_JOINT, B_FINDING, B_DUE, B_SCORE,
-       B_CONSTITUENTS, B_SCOPE, B_BACKGROUND };
 
 static int field_id(mpk_str_t k)
 {
@@ -154,8 +151,9 @@ static bool fast_uint(const uint8_t **p, const uint8_t *end, int64_t *v)
     return true;
 }
 
-int stats_body_read(const proto_event_t *ev, stats_body_t *b)
+int stats_body_read(const proto_event_t *ev, stats_body_t *b, uint32_t want)
 {
+    uint32_t found = 0;
     memset(b, 0, sizeof *b);
     mpk_reader_t r;
     mpk_reader_init(&r, ev->body, ev->body_len);
@@ -168,6 +166,10 @@ int stats_body_read(const proto_event_t *ev, stats_body_t *b)
             break;
         int id = field_id(key);
         const uint8_t *at = r.p;
+        /* Keys are in canonical order: once every wanted field is read, stop. */
+        found |= 1u << id;
+        if (id != B_NONE && (found & want) == want)
+            n = i + 1;
         if (id == B_NONE || (id >= B_DEPUTY && id <= B_DUE)) {
             if (fast_str(&r.p, r.end, &sv)) {
                 if (id != B_NONE)

@@ -28,6 +28,8 @@ struct stats_cache {
 };
 
 /* A multiplicative hash, eight bytes at a time. */
+static int rec_cmp(const void *a, const void *b);
+
 static uint32_t hash(int db, const uint8_t *k, size_t len)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)db ^ len;
@@ -134,6 +136,12 @@ static int grow(stats_cache_t *c)
 int stats_cache_get(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const uint8_t *k,
                     size_t klen, size_t cap, stats_rec_t **out)
 {
+    return stats_cache_find(c, txn, dbi, db, k, klen, cap, true, out);
+}
+
+int stats_cache_find(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const uint8_t *k,
+                     size_t klen, size_t cap, bool load, stats_rec_t **out)
+{
     uint32_t h = hash(db, k, klen);
     size_t i = h & (c->cap - 1);
     for (stats_rec_t *r; (r = c->slot[i]); i = (i + 1) & (c->cap - 1)) {
@@ -143,12 +151,13 @@ int stats_cache_get(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const u
         }
     }
     MDB_val key = {klen, (void *)k}, val = {0, NULL};
-    int rc = mdb_get(txn, dbi, &key, &val);
+    int rc = load ? mdb_get(txn, dbi, &key, &val) : MDB_NOTFOUND;
     if (rc && rc != MDB_NOTFOUND)
         return stats_lmdb_fail(rc, "read a record");
     if (!rc && val.mv_size > cap)
         cap = val.mv_size;
-    stats_rec_t *r = arena(c, sizeof *r + klen + cap);
+    size_t kpad = (klen + 7) & ~(size_t)7;   /* the value is 8-byte aligned */
+    stats_rec_t *r = arena(c, sizeof *r + kpad + cap);
     if (!r)
         return err_set(LD_ENOMEM, "statistics: out of memory");
     r->hash = h;
@@ -158,11 +167,13 @@ int stats_cache_get(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const u
     r->db = (uint8_t)db;
     r->klen = (uint16_t)klen;
     r->existed = rc == 0;
+    r->partial = !load;
+    r->presorted = false;
     r->dirty = false;
     r->cap = (uint32_t)cap;
     r->len = rc ? 0 : (uint32_t)val.mv_size;
     r->key = (uint8_t *)(r + 1);
-    r->val = r->key + klen;
+    r->val = r->key + kpad;
     memcpy(r->key, k, klen);
     memset(r->val, 0, cap);
     if (r->len)
@@ -171,6 +182,19 @@ int stats_cache_get(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const u
     if (++c->n * 2 > c->cap && (rc = grow(c)))
         return rc;
     *out = r;
+    return 0;
+}
+
+int stats_cache_partials(stats_cache_t *c, stats_rec_t ***out, size_t *n)
+{
+    *n = 0;
+    *out = malloc((c->n ? c->n : 1) * sizeof **out);
+    if (!*out)
+        return err_set(LD_ENOMEM, "statistics: out of memory");
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slot[i] && c->slot[i]->partial)
+            (*out)[(*n)++] = c->slot[i];
+    qsort(*out, *n, sizeof **out, rec_cmp);
     return 0;
 }
 
@@ -199,22 +223,15 @@ static bool all_zero(const stats_rec_t *r)
     return true;
 }
 
-int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2])
+/* Writes a run of records sorted by key, through one cursor per database:
+ * each put searches from the root anyway, but the cursor set-up is paid once
+ * and sorted keys touch each page in turn. */
+static int write_run(MDB_txn *txn, const MDB_dbi dbi[2], MDB_cursor *cur[2],
+                     stats_rec_t *const *run, size_t n)
 {
-    size_t n = 0;
-    stats_rec_t **dirty = malloc((c->n ? c->n : 1) * sizeof *dirty);
-    if (!dirty)
-        return err_set(LD_ENOMEM, "statistics: out of memory");
-    for (size_t i = 0; i < c->cap; i++)
-        if (c->slot[i] && c->slot[i]->dirty)
-            dirty[n++] = c->slot[i];
-    qsort(dirty, n, sizeof *dirty, rec_cmp);
-    /* One cursor per database for the whole sorted run: each put starts its
-     * search from a fresh cursor anyway, but the cursor set-up is paid once. */
-    MDB_cursor *cur[2] = {NULL, NULL};
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        stats_rec_t *r = dirty[i];
+        stats_rec_t *r = run[i];
         MDB_val key = {r->klen, r->key}, val = {r->len, r->val};
         if (!cur[r->db] && (rc = mdb_cursor_open(txn, dbi[r->db], &cur[r->db])))
             break;
@@ -228,6 +245,24 @@ int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2])
             rc = mdb_cursor_put(cur[r->db], &key, &val, 0);
         }
     }
+    return rc;
+}
+
+int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2],
+                      stats_rec_t *const *sorted, size_t nsorted)
+{
+    size_t n = 0;
+    stats_rec_t **dirty = malloc((c->n ? c->n : 1) * sizeof *dirty);
+    if (!dirty)
+        return err_set(LD_ENOMEM, "statistics: out of memory");
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slot[i] && c->slot[i]->dirty && !c->slot[i]->presorted)
+            dirty[n++] = c->slot[i];
+    qsort(dirty, n, sizeof *dirty, rec_cmp);
+    MDB_cursor *cur[2] = {NULL, NULL};
+    int rc = write_run(txn, dbi, cur, sorted, nsorted);
+    if (!rc)
+        rc = write_run(txn, dbi, cur, dirty, n);
     for (int i = 0; i < 2; i++)
         if (cur[i])
             mdb_cursor_close(cur[i]);

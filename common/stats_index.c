@@ -113,7 +113,8 @@ static int apply_record(stats_ix_t *x, const char *origin, size_t olen, int kind
     uint8_t k[STATS_KEY_MAX];
     size_t klen = stats_agg_key(k, origin, olen, kind, month, NULL, 0);
     stats_view_t *v = x->v;
-    stats_rec_t **memo = &v->memo[(kind * 7 + month) & (STATS_MEMO - 1)];
+    stats_rec_t **memo = &v->memo[((unsigned)month * 4 + (kind == K_FLOW ? 0 : kind == K_STOCK
+                                   ? 1 : 2)) & (STATS_MEMO - 1)];
     stats_rec_t *r = *memo;
     if (!r || r->klen != klen || memcmp(r->key, k, klen) != 0) {
         int rc = stats_cache_get(v->cache, x->txn, v->dbi[STATS_DB_AGG], STATS_DB_AGG, k, klen,
@@ -394,24 +395,74 @@ static void dep_merge(stats_ix_t *x, dep_rec_t *r, const stats_body_t *b, int ki
     }
 }
 
-static int deputy_event(stats_ix_t *x, const stats_body_t *b, int kind)
+/* The deputy's partial record in the cache (see stats_flush). */
+static int partial(stats_ix_t *x, int kind, mpk_str_t id, size_t size, stats_rec_t **r)
 {
     const proto_event_t *ev = x->ev;
+    uint8_t k[STATS_KEY_MAX];
+    size_t klen = ent_key(k, kind, ev->origin.ptr, ev->origin.len, id.ptr, id.len);
+    int rc = stats_cache_find(x->v->cache, x->txn, x->v->dbi[STATS_DB_ENT], STATS_DB_ENT, k,
+                              klen, size, false, r);
+    if (!rc && !(*r)->partial)   /* only stats_flush makes these whole, and then clears */
+        rc = err_set(LD_ECORRUPT, "statistics: an entity record is cached whole");
+    return rc;
+}
+
+/* Merges the event into the deputy's partial record: what this transaction
+ * knows of the deputy. stats_flush merges it with the stored record. */
+static int deputy_event(stats_ix_t *x, const stats_body_t *b, int kind)
+{
     if (!b->deputy.ptr || b->deputy.len > 64)
         return 0;
-    uint8_t k[STATS_KEY_MAX];
-    size_t klen = ent_key(k, E_DEPUTY, ev->origin.ptr, ev->origin.len, b->deputy.ptr,
-                          b->deputy.len);
-    dep_rec_t r;
-    bool found;
-    int rc = stats_ent_get(x, k, klen, &r, sizeof r, &found);
+    stats_rec_t *r;
+    int rc = partial(x, E_DEPUTY, b->deputy, sizeof(dep_rec_t), &r);
     if (rc)
         return rc;
-    dep_contrib(x, &r, -1);
-    dep_merge(x, &r, b, kind);
-    dep_contrib(x, &r, +1);
-    size_t size = offsetof(dep_rec_t, years) + r.nyears * sizeof r.years[0];
-    return stats_ent_put(x, k, klen, &r, size);
+    dep_rec_t *d = (dep_rec_t *)(void *)r->val;   /* 8-byte aligned, cap bytes, zero-filled */
+    dep_merge(x, d, b, kind);
+    r->len = (uint32_t)(offsetof(dep_rec_t, years) + d->nyears * sizeof d->years[0]);
+    r->dirty = true;
+    return 0;
+}
+
+/* Merges record s into d: earliest registration, latest leaving and field
+ * values under their order keys, activity per year added up. */
+static void dep_merge_rec(dep_rec_t *d, const dep_rec_t *s)
+{
+    if (s->reg_day && (!d->reg_day || s->reg_day < d->reg_day))
+        d->reg_day = s->reg_day;
+    if (s->left_ord.day && stats_newer(&d->left_ord, &s->left_ord)) {
+        d->left_day = s->left_day;
+        d->left_reason = s->left_reason;
+    }
+    if (s->level_ord.day && stats_newer(&d->level_ord, &s->level_ord))
+        d->level = s->level;
+    if (s->cat_ord.day && stats_newer(&d->cat_ord, &s->cat_ord))
+        d->cat = s->cat;
+    if (s->bg_ord.day && stats_newer(&d->bg_ord, &s->bg_ord))
+        d->bg = s->bg;
+    if (s->term_ord.day && stats_newer(&d->term_ord, &s->term_ord)) {
+        d->term_from = s->term_from;
+        d->term_to = s->term_to;
+    }
+    for (int i = 0; i < s->nyears && i < DEP_YEARS; i++) {
+        const dep_year_t *sy = &s->years[i];
+        dep_year_t *y = dep_year(d, sy->year);
+        if (!y)
+            continue;
+        if (sy->reports) {
+            if (!y->reports || sy->rep_mon < y->rep_mon)
+                y->rep_mon = sy->rep_mon;
+            y->reports = (uint16_t)(y->reports + sy->reports < UINT16_MAX
+                                    ? y->reports + sy->reports : UINT16_MAX);
+        }
+        uint16_t n = sy->trainings;
+        for (int j = 0; j < 2 && j < n; j++)   /* keeps the two smallest, counts one each */
+            tr_insert(y, sy->tr_mon[j]);
+        int rest = n > 2 ? n - 2 : 0;
+        y->trainings = (uint16_t)(y->trainings + rest < UINT16_MAX ? y->trainings + rest
+                                                                   : UINT16_MAX);
+    }
 }
 
 /* ---- suggestions ---- */
@@ -453,34 +504,106 @@ void stats_day_min(uint32_t *have, uint32_t day)
 
 static int suggestion_event(stats_ix_t *x, const stats_body_t *b, int kind)
 {
-    const proto_event_t *ev = x->ev;
     if (!b->suggestion.ptr || b->suggestion.len > 64)
         return 0;
-    uint8_t k[STATS_KEY_MAX];
-    size_t klen = ent_key(k, E_SUG, ev->origin.ptr, ev->origin.len, b->suggestion.ptr,
-                          b->suggestion.len);
-    sug_rec_t r;
-    bool found;
-    int rc = stats_ent_get(x, k, klen, &r, sizeof r, &found);
+    stats_rec_t *rec;
+    int rc = partial(x, E_SUG, b->suggestion, sizeof(sug_rec_t), &rec);
     if (rc)
         return rc;
-    sug_contrib(x, &r, -1);
+    sug_rec_t *r = (sug_rec_t *)(void *)rec->val;
     switch (kind) {
-    case 'S': if (x->day > r.sub_day) r.sub_day = x->day; break;
-    case 'A': stats_day_min(&r.asg_day, x->day); break;
-    case 'N': stats_day_min(&r.ans_day, x->day); break;
-    case 'C': stats_day_min(&r.close_day, x->day); break;
+    case 'S': if (x->day > r->sub_day) r->sub_day = x->day; break;
+    case 'A': stats_day_min(&r->asg_day, x->day); break;
+    case 'N': stats_day_min(&r->ans_day, x->day); break;
+    case 'C': stats_day_min(&r->close_day, x->day); break;
     case 'R': {
         int v = stats_enum_index(b->rating, ratings, 3);
-        if (v && stats_newer(&r.rate_ord, &x->ord)) {
-            r.rating = (uint32_t)v;
-            r.rate_day = x->day;
+        if (v && stats_newer(&r->rate_ord, &x->ord)) {
+            r->rating = (uint32_t)v;
+            r->rate_day = x->day;
         }
         break;
     }
     }
-    sug_contrib(x, &r, +1);
-    return stats_ent_put(x, k, klen, &r, sizeof r);
+    rec->len = sizeof *r;
+    rec->dirty = true;
+    return 0;
+}
+
+static void sug_merge_rec(sug_rec_t *d, const sug_rec_t *s)
+{
+    if (s->sub_day > d->sub_day)
+        d->sub_day = s->sub_day;
+    if (s->asg_day)
+        stats_day_min(&d->asg_day, s->asg_day);
+    if (s->ans_day)
+        stats_day_min(&d->ans_day, s->ans_day);
+    if (s->close_day)
+        stats_day_min(&d->close_day, s->close_day);
+    if (s->rating && stats_newer(&d->rate_ord, &s->rate_ord)) {
+        d->rating = s->rating;
+        d->rate_day = s->rate_day;
+    }
+}
+
+/* ---- resolving the partial records ---- */
+
+/* One partial record: read the stored one, merge, apply the change of
+ * contribution, and make the cached record whole. */
+static int resolve(stats_view_t *v, MDB_txn *txn, MDB_cursor *cur, stats_rec_t *r)
+{
+    union { dep_rec_t d; sug_rec_t s; } old, neu;
+    size_t size = r->key[0] == E_DEPUTY ? sizeof(dep_rec_t) : sizeof(sug_rec_t);
+    MDB_val key = {r->klen, r->key}, val;
+    memset(&old, 0, sizeof old);
+    /* A cursor: sorted lookups that fall in the page it is on skip the descent. */
+    int rc = mdb_cursor_get(cur, &key, &val, MDB_SET);
+    if (rc && rc != MDB_NOTFOUND)
+        return stats_lmdb_fail(rc, "read an entity");
+    if (!rc)
+        memcpy(&old, val.mv_data, val.mv_size < size ? val.mv_size : size);
+    r->existed = rc == 0;
+    neu = old;
+    stats_ix_t x;
+    x.txn = txn;
+    x.v = v;
+    x.nd = 0;
+    if (r->key[0] == E_DEPUTY) {
+        dep_merge_rec(&neu.d, (const dep_rec_t *)(const void *)r->val);
+        dep_contrib(&x, &old.d, -1);
+        dep_contrib(&x, &neu.d, +1);
+        size = offsetof(dep_rec_t, years) + neu.d.nyears * sizeof neu.d.years[0];
+    } else {
+        sug_merge_rec(&neu.s, (const sug_rec_t *)(const void *)r->val);
+        sug_contrib(&x, &old.s, -1);
+        sug_contrib(&x, &neu.s, +1);
+    }
+    memcpy(r->val, &neu, size);
+    r->len = (uint32_t)size;
+    r->partial = false;
+    r->presorted = true;
+    r->dirty = true;
+    const uint8_t *z = memchr(r->key + 1, 0, r->klen - 1);
+    return z ? apply(&x, (const char *)r->key + 1, (size_t)(z - r->key - 1)) : 0;
+}
+
+int stats_flush(stats_view_t *v, MDB_txn *txn)
+{
+    stats_rec_t **p;
+    size_t n;
+    MDB_cursor *cur = NULL;
+    int rc = stats_cache_partials(v->cache, &p, &n);
+    if (!rc && n && (rc = mdb_cursor_open(txn, v->dbi[STATS_DB_ENT], &cur)))
+        rc = stats_lmdb_fail(rc, "open a cursor");
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = resolve(v, txn, cur, p[i]);
+    if (cur)
+        mdb_cursor_close(cur);
+    stats_memo_clear(v);
+    if (!rc)
+        rc = stats_cache_flush(v->cache, txn, v->dbi, p, n);
+    free(p);
+    return rc;
 }
 
 /* ---- units ---- */
@@ -515,7 +638,7 @@ enum { X_NONE, X_UNIT, X_DEPUTY, X_SUGGESTION, X_JOINT, X_CONTACT, X_EVALUATION,
        X_ATTENDANCE, X_SUPERVISION };
 typedef struct kind_rule {
     uint8_t what;      /* X_* */
-    bool body;         /* the handler reads body fields */
+    uint32_t body;     /* the body fields the handler reads (BODY bits); 0: none */
     char sub;          /* the entity handler's kind letter, or the supervision type index */
     int16_t flow;      /* a flow counted for every event of the kind, or -1 */
 } kind_rule_t;
@@ -535,43 +658,44 @@ void stats_index_init(void)
 static void rules_build(void)
 {
     static const struct { const char *kind; kind_rule_t r; } map[] = {
-        {"unit.registered", {X_UNIT, true, 0, -1}},
-        {"deputy.registered", {X_DEPUTY, true, 'R', -1}},
-        {"deputy.updated", {X_DEPUTY, true, 'U', -1}},
-        {"deputy.left", {X_DEPUTY, true, 'L', -1}},
-        {"deputy.duty_report", {X_DEPUTY, true, 'D', F_DUTY_REPORTS}},
-        {"deputy.training", {X_DEPUTY, true, 'T', F_TRAININGS}},
-        {"deputy.contact", {X_CONTACT, true, 0, F_CONTACTS}},
-        {"deputy.evaluation", {X_EVALUATION, false, 0, F_EVALUATIONS}},
-        {"deputy.attendance", {X_ATTENDANCE, true, 0, -1}},
-        {"suggestion.submitted", {X_SUGGESTION, true, 'S', -1}},
-        {"suggestion.assigned", {X_SUGGESTION, true, 'A', -1}},
-        {"suggestion.answered", {X_SUGGESTION, true, 'N', -1}},
-        {"suggestion.rated", {X_SUGGESTION, true, 'R', -1}},
-        {"suggestion.closed", {X_SUGGESTION, true, 'C', -1}},
-        {"joint.opened", {X_JOINT, true, 'O', -1}}, {"joint.updated", {X_JOINT, true, 'U', -1}},
-        {"joint.closed", {X_JOINT, true, 'C', -1}}, {"joint.report", {X_JOINT, true, 'P', -1}},
-        {"joint.finding", {X_JOINT, true, 'F', -1}},
-        {"joint.rectification", {X_JOINT, true, 'X', -1}},
+        {"unit.registered", {X_UNIT, BODY_ALL, 0, -1}},
+        {"deputy.registered", {X_DEPUTY, BODY_ALL, 'R', -1}},
+        {"deputy.updated", {X_DEPUTY, BODY_ALL, 'U', -1}},
+        {"deputy.left", {X_DEPUTY, BODY(B_DEPUTY) | BODY(B_REASON), 'L', -1}},
+        {"deputy.duty_report", {X_DEPUTY, BODY(B_DEPUTY), 'D', F_DUTY_REPORTS}},
+        {"deputy.training", {X_DEPUTY, BODY(B_DEPUTY), 'T', F_TRAININGS}},
+        {"deputy.contact", {X_CONTACT, BODY(B_CONSTITUENTS), 0, F_CONTACTS}},
+        {"deputy.evaluation", {X_EVALUATION, 0, 0, F_EVALUATIONS}},
+        {"deputy.attendance", {X_ATTENDANCE, BODY(B_STATUS), 0, -1}},
+        {"suggestion.submitted", {X_SUGGESTION, BODY(B_SUGGESTION), 'S', -1}},
+        {"suggestion.assigned", {X_SUGGESTION, BODY(B_SUGGESTION), 'A', -1}},
+        {"suggestion.answered", {X_SUGGESTION, BODY(B_SUGGESTION), 'N', -1}},
+        {"suggestion.rated", {X_SUGGESTION, BODY(B_SUGGESTION) | BODY(B_RATING), 'R', -1}},
+        {"suggestion.closed", {X_SUGGESTION, BODY(B_SUGGESTION), 'C', -1}},
+        {"joint.opened", {X_JOINT, BODY_ALL, 'O', -1}}, {"joint.updated", {X_JOINT, BODY_ALL, 'U', -1}},
+        {"joint.closed", {X_JOINT, BODY_ALL, 'C', -1}}, {"joint.report", {X_JOINT, BODY_ALL, 'P', -1}},
+        {"joint.finding", {X_JOINT, BODY_ALL, 'F', -1}},
+        {"joint.rectification", {X_JOINT, BODY_ALL, 'X', -1}},
     };
     mon_table_build();
     nrules = proto_schema_count() < MAX_KINDS ? proto_schema_count() : MAX_KINDS;
     for (size_t i = 0; i < nrules; i++) {
         const char *name = proto_schema_at(i)->name;
-        rules[i] = (kind_rule_t){X_NONE, false, 0, -1};
+        rules[i] = (kind_rule_t){X_NONE, 0, 0, -1};
         for (size_t j = 0; j < sizeof map / sizeof *map; j++)
             if (strcmp(name, map[j].kind) == 0)
                 rules[i] = map[j].r;
         for (int j = 0; j < STATS_NSUP; j++)
             if (strncmp(name, "supervision.", 12) == 0 && strcmp(name + 12, stats_sup_kinds[j]) == 0)
-                rules[i] = (kind_rule_t){X_SUPERVISION, j == 4, (char)j,
-                                         (int16_t)(F_SUP_FIRST + j)};
+                rules[i] = (kind_rule_t){X_SUPERVISION,
+                                         j == 4 ? BODY(B_TARGET) | BODY(B_SCORE) : 0,
+                                         (char)j, (int16_t)(F_SUP_FIRST + j)};
     }
 }
 
 static const kind_rule_t *rule_of(const proto_event_t *ev)
 {
-    static const kind_rule_t none = {X_NONE, false, 0, -1};
+    static const kind_rule_t none = {X_NONE, 0, 0, -1};
     if (!ev->schema)
         return &none;
     size_t i = (size_t)(ev->schema - proto_schema_at(0));
@@ -628,7 +752,7 @@ int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
                           ev->hlc, ev->seq};
     stats_body_t b;
     int rc = 0;
-    if (rule->body && (rc = stats_body_read(ev, &b)))
+    if (rule->body && (rc = stats_body_read(ev, &b, rule->body)))
         return rc;
     if (!rule->body)
         memset(&b, 0, sizeof b);
@@ -636,9 +760,7 @@ int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
         (rc = apply(&x, ev->origin.ptr, ev->origin.len)))
         return rc;
     /* A big transaction (an import, a rebuild) writes its records out as it goes. */
-    if (stats_cache_full(x.v->cache)) {
-        stats_memo_clear(x.v);
-        rc = stats_cache_flush(x.v->cache, x.txn, x.v->dbi);
-    }
+    if (stats_cache_full(x.v->cache))
+        rc = stats_flush(x.v, x.txn);
     return rc;
 }

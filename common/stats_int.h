@@ -205,6 +205,9 @@ typedef struct stats_rec {
     uint16_t klen;
     uint8_t db, existed;
     bool dirty;
+    bool partial;         /* made without reading the database: holds only what this
+                             transaction merged; stats_flush resolves it */
+    bool presorted;       /* resolved by stats_flush, which writes these in its own run */
     uint32_t len, cap;
     uint8_t *key, *val;
 } stats_rec_t;
@@ -218,13 +221,21 @@ void stats_cache_clear(stats_cache_t *c);
  * next clear or flush. cap: room for the largest value the caller writes. */
 int stats_cache_get(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const uint8_t *k,
                     size_t klen, size_t cap, stats_rec_t **out);
+/* stats_cache_get, or with load false: a record not cached yet is made
+ * empty and `partial` without reading the database. */
+int stats_cache_find(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const uint8_t *k,
+                     size_t klen, size_t cap, bool load, stats_rec_t **out);
+/* The partial records, sorted by key, in a new array the caller frees. */
+int stats_cache_partials(stats_cache_t *c, stats_rec_t ***out, size_t *n);
 /* True when the cache should be flushed before it grows further. */
 bool stats_cache_full(const stats_cache_t *c);
-/* Writes every dirty record (sorted by key; an all-zero aggregate or an
- * empty record is deleted) into dbi[db], then clears. */
-int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2]);
+/* Writes every dirty record into dbi[db] (an all-zero aggregate or an empty
+ * record is deleted), then clears: first `sorted` (records marked
+ * presorted, in key order), then the others sorted by key. */
+int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2],
+                      stats_rec_t *const *sorted, size_t nsorted);
 
-#define STATS_MEMO 16
+#define STATS_MEMO 64
 
 /* The view attached to one store: its databases (opened in every write
  * transaction by the begin hook) and its cache. */
@@ -282,14 +293,25 @@ void stats_day_min(uint32_t *have, uint32_t day);
 /* 1 + the index of s in vals[n]; 0 if absent. */
 int stats_enum_index(mpk_str_t s, const char *const *vals, int n);
 
-/* stats_body.c: reads the fields the figures use; LD_ECORRUPT if the body
- * does not read back. */
-int stats_body_read(const proto_event_t *ev, stats_body_t *b);
+/* The body fields the figures read (stats_body.c). */
+enum { B_NONE, B_DEPUTY, B_SUGGESTION, B_RATING, B_STATUS, B_REASON, B_LEVEL, B_CATEGORY,
+       B_TERM, B_TARGET, B_ID, B_NAME, B_TYPE, B_JOINT, B_FINDING, B_DUE, B_SCORE,
+       B_CONSTITUENTS, B_SCOPE, B_BACKGROUND };
+#define BODY(f) (1u << (f))
+#define BODY_ALL (~0u << 1)
+
+/* stats_body.c: reads the fields the figures use, stopping once those in
+ * `want` (BODY bits) are read; LD_ECORRUPT if the body does not read back. */
+int stats_body_read(const proto_event_t *ev, stats_body_t *b, uint32_t want);
 /* stats_index.c: the store indexer (arg: the view), its one-time set-up,
  * and forgetting the records remembered between events. */
 int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg);
 void stats_index_init(void);
 void stats_memo_clear(stats_view_t *v);
+/* Resolves the partial deputy and suggestion records against what is stored
+ * (merging them, applying the change of their contribution to the
+ * aggregates), then writes everything (stats_cache_flush). */
+int stats_flush(stats_view_t *v, MDB_txn *txn);
 
 /* stats_joint.c: joint.* events (kind: O opened, U updated, C closed,
  * P report, F finding, X rectification) and work reviews. */

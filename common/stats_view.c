@@ -24,9 +24,7 @@ static int hook_begin(store_txn_t *t, void *arg)
 
 static int hook_flush(store_txn_t *t, void *arg)
 {
-    stats_view_t *v = arg;
-    stats_memo_clear(v);
-    return stats_cache_flush(v->cache, store_txn_mdb(t), v->dbi);
+    return stats_flush(arg, store_txn_mdb(t));
 }
 
 static void views_forget(stats_view_t *v);
