@@ -4,11 +4,16 @@
  * stores it (store_add_indexer), it updates the aggregates in stats.agg and
  * the entity records in stats.ent (layouts in stats_int.h).
  *
- * The per-event path reads the body once (no allocation), then either adds
- * flows for the event's month, or loads the one entity record the event is
- * about, computes that record's contribution to the aggregates before and
- * after merging the event, and applies the difference. Deltas are grouped
- * per (kind, month) so that an event touches each aggregate record once.
+ * The per-event path reads the body once (no allocation, and only as far as
+ * the fields it needs), adds the event's flows to its (unit, month) record,
+ * and merges the event into the record of the entity it is about. Deputy
+ * and suggestion records, the many, are merged in memory without reading
+ * the database ("partial" records); stats_flush, before the commit,
+ * resolves each against the stored record in key order: merge, apply the
+ * change of the record's contribution to the aggregates, write. Joint and
+ * unit records, the few, are read at once and their contribution applied
+ * as each event comes. All records go through the write-back cache
+ * (stats_cache.c), so an aggregate record is written once per transaction.
  *
  * Entity state is per (origin, id): a deputy or suggestion id is the id
  * within the unit that recorded it. Merges are commutative (earliest or
