@@ -273,6 +273,7 @@ static void on_hello(children_t *c, const void *rid, size_t rid_len, const char 
         return;
     }
     sync_in_start(ch->in, m->session);
+    ch->origins = -1;
     ch->session = m->session;
     ch->active = true;
     ch->connected_ms = ch->last_seen_ms = now_ms(c);
@@ -379,6 +380,47 @@ static void reply(children_t *c, child_t *ch, int is_nack)
         send_to(c, ch, &c->scratch);
 }
 
+/* A district has tens of townships; nothing real comes near this. Without a
+ * bound one child key could mint origins below its own until the version
+ * vectors this hub exchanges with its own parent no longer fit a message. */
+#define CHILD_MAX_ORIGINS 4096
+
+static int count_origin(const char *origin, const store_head_t *h, void *arg)
+{
+    (void)origin; (void)h;
+    (*(int64_t *)arg)++;
+    return 0;
+}
+
+/* Counts the origins of an accepted batch that this hub does not hold yet
+ * against the child's bound: LD_ETOOBIG past it. */
+static int check_new_origins(children_t *c, child_t *ch, const sync_events_t *evs)
+{
+    store_txn_t *t;
+    int rc = store_read_begin(c->store, &t);
+    if (rc)
+        return rc;
+    if (ch->origins < 0) {
+        ch->origins = 0;
+        store_heads_foreach(t, ch->origin, count_origin, &ch->origins);
+    }
+    char prev[PROTO_ORIGIN_MAX + 1] = "";
+    for (uint32_t i = 0; !rc && i < evs->n; i++) {
+        const mpk_str_t *o = &evs->ev[i].origin;
+        char origin[PROTO_ORIGIN_MAX + 1];
+        snprintf(origin, sizeof origin, "%.*s", (int)o->len, o->ptr);
+        store_head_t h;
+        if (strcmp(origin, prev) == 0 || store_head_get(t, origin, &h) != LD_ENOTFOUND)
+            continue;
+        memcpy(prev, origin, sizeof prev);
+        if (++ch->origins > CHILD_MAX_ORIGINS)
+            rc = err_set(LD_ETOOBIG, "more than %d origins below %s", CHILD_MAX_ORIGINS,
+                         ch->origin);
+    }
+    store_read_end(&t);
+    return rc;
+}
+
 static void on_sub(zloop_t *w, zloop_msg_t *zm)
 {
     children_t *c = w->data;
@@ -403,6 +445,8 @@ static void on_sub(zloop_t *w, zloop_msg_t *zm)
         rc = err_set(LD_EPROTO, "not a BATCH on the data socket");
     if (!rc)
         rc = sync_in_check_keep(ch->in, &m, &v, &pb->events);
+    if (!rc && v == SYNC_IN_ACCEPT)
+        rc = check_new_origins(c, ch, &pb->events);
     if (rc || v != SYNC_IN_ACCEPT)
         unpark(c);
     if (rc == LD_ENOMEM) {

@@ -23,6 +23,7 @@ struct child {
     uint64_t connected_ms, last_seen_ms, last_progress_ms, last_saved_ms;
     uint64_t announced_head, announced_pending, behind_since_ms;
     uint64_t events_in, batches_rejected;
+    int64_t origins;                 /* origins of its subtree held or parked; -1: not counted */
     bool touched;                    /* has batches in the current group commit */
     uint64_t last_batch;             /* the last batch applied in it */
 };
