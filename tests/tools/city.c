@@ -9,8 +9,9 @@
  *       by `liandong-hub init --id hrb`) the way its merge does: store_txn_put
  *       in transactions of B events (default 5000). --shuffle delivers in a
  *       random order (gaps wait as held events), --dups repeats PCT percent of
- *       them. --events N scales the activity to about N events. --pregen generates everything before loading (in order). --views none|stats times ingest without the views, or with the
- *       statistics view only. Prints one line with the ingest rate, timing
+ *       them. --events N scales the activity to about N events. --pregen
+ *       generates everything before loading (in order). --views picks the
+ *       views maintained: all (default), none, stats or joint only. Prints one line with the ingest rate, timing
  *       only the store writes (not the generation).
  *   liandong-city expect --dir DIR [--unit ORIGIN] [--period P] [--now DATE]
  *       the figures recomputed by a plain scan of the events held
@@ -27,6 +28,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "common/joint.h"
 #include "common/stats.h"
 #include "common/store.h"
 #include "common/unit.h"
@@ -169,6 +171,8 @@ static int open_store(const opts_t *o, unit_t **u, store_t **s)
     int rc = store_open(path, 0, NULL, s);
     if (!rc && strcmp(o->views, "stats") == 0)
         rc = stats_attach(*s);
+    if (!rc && strcmp(o->views, "joint") == 0)
+        rc = joint_attach(*s);
     return rc;
 }
 
