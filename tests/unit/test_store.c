@@ -35,12 +35,7 @@ typedef struct fx {
     store_t *s;
 } fx_t;
 
-/* A log copied out of a store: raw[i] is seq i + 1. */
-typedef struct log {
-    size_t n;
-    uint8_t **raw;
-    size_t *len;
-} log_t;
+typedef testutil_log_t log_t;
 
 static int setup(void **state)
 {
@@ -142,39 +137,13 @@ static int append_n(store_t *s, int n, const char *note)
     return store_write(s, append_cb, &c);
 }
 
-static void copy_log(store_t *s, const char *origin, log_t *out)
-{
-    store_txn_t *t;
-    store_head_t h;
-    assert_int_equal(store_read_begin(s, &t), 0);
-    assert_int_equal(store_head_get(t, origin, &h), 0);
-    out->n = h.seq;
-    out->raw = calloc(h.seq, sizeof *out->raw);
-    out->len = calloc(h.seq, sizeof *out->len);
-    for (uint64_t i = 0; i < h.seq; i++) {
-        const uint8_t *raw;
-        assert_int_equal(store_event_get(t, origin, i + 1, &raw, &out->len[i]), 0);
-        out->raw[i] = malloc(out->len[i]);
-        memcpy(out->raw[i], raw, out->len[i]);
-    }
-    store_read_end(&t);
-}
-
-static void free_log(log_t *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->raw[i]);
-    free(l->raw);
-    free(l->len);
-}
-
 /* A log of n events of `origin`, made by its own store in subdir name. */
 static void make_log(fx_t *f, const char *name, const char *origin, int n, const char *note,
                      log_t *out)
 {
     store_t *s = open_origin(f, name, origin, 0);
     assert_int_equal(append_n(s, n, note), 0);
-    copy_log(s, origin, out);
+    testutil_log_copy(s, origin, out);
     store_close(&s);
 }
 
@@ -400,7 +369,7 @@ static void test_store_put_duplicate_is_noop(void **state)
     store_info_t i = info_of(f->s);
     assert_int_equal(i.events, 3);
     assert_int_equal(i.equivocations, 0);
-    free_log(&l);
+    testutil_log_free(&l);
 }
 
 static int count_cb(const char *origin, uint64_t seq, const uint8_t *raw, size_t len, void *arg)
@@ -444,8 +413,8 @@ static void test_store_equivocation_kept_aside(void **state)
     assert_int_equal(n, 2);
     /* the genuine seq 3 still chains */
     assert_int_equal(put_one(f->s, &a, 3), STORE_PUT_STORED);
-    free_log(&a);
-    free_log(&b);
+    testutil_log_free(&a);
+    testutil_log_free(&b);
 }
 
 typedef struct order {
@@ -493,7 +462,7 @@ static void test_store_out_of_order_fill(void **state)
     for (int k = 0; k < 5; k++)
         assert_int_equal(o.seq[k], (uint64_t)k + 1);
     verify_all(f->s, "");
-    free_log(&l);
+    testutil_log_free(&l);
 }
 
 static void test_store_held_with_wrong_prev_becomes_equivocation(void **state)
@@ -514,8 +483,8 @@ static void test_store_held_with_wrong_prev_becomes_equivocation(void **state)
     assert_int_equal(i.equivocations, 1);
     assert_int_equal(put_one(f->s, &a, 3), STORE_PUT_STORED);
     assert_int_equal(verify_all(f->s, "hrb/a").events, 3);
-    free_log(&a);
-    free_log(&b);
+    testutil_log_free(&a);
+    testutil_log_free(&b);
 }
 
 static void test_store_chain_verifies_by_full_scan(void **state)
@@ -531,7 +500,7 @@ static void test_store_chain_verifies_by_full_scan(void **state)
         make_log(f, name, origins[k], (int)k + 2, NULL, &l);
         for (size_t seq = l.n; seq >= 1; seq--)     /* backwards: all held, then drained */
             put_one(f->s, &l, seq);
-        free_log(&l);
+        testutil_log_free(&l);
     }
     verify_t v = verify_all(f->s, "");
     assert_int_equal(v.events, 4 + 2 + 3 + 4 + 5);
@@ -603,7 +572,7 @@ static void test_store_prefix_scans_respect_segments(void **state)
         make_log(f, name, origins[k], 2, NULL, &l);
         put_one(f->s, &l, 1);
         put_one(f->s, &l, 2);
-        free_log(&l);
+        testutil_log_free(&l);
     }
     heads_under(f->s, "hrb/wu", "hrb/wu hrb/wu/a ");
     heads_under(f->s, "hrb/wuchang", "hrb/wuchang hrb/wuchang/shanhe ");
@@ -846,7 +815,7 @@ static void test_store_fault_sweep_put_moving_held(void **state)
     assert_int_equal(i.events, 8);
     assert_int_equal(i.held, 0);
     verify_all(f->s, "");
-    free_log(&l);
+    testutil_log_free(&l);
 }
 
 static void test_store_append_needs_origin(void **state)
@@ -1053,8 +1022,8 @@ static void test_store_put_event_same_as_put(void **state)
         store_close(&s);
     }
     assert_memory_equal(snap[0], snap[1], 32);
-    free_log(&l);
-    free_log(&other);
+    testutil_log_free(&l);
+    testutil_log_free(&other);
 }
 
 static int failing_indexer(store_txn_t *t, const proto_event_t *ev, void *arg)
@@ -1088,7 +1057,7 @@ static void test_store_restore_own_log_before_append(void **state)
     assert_int_equal(store_write(f->s, append_cb, &c), 0);
     assert_int_equal(c.refs[0].seq, 4);
     assert_int_equal(verify_all(f->s, "").events, 4);
-    free_log(&l);
+    testutil_log_free(&l);
 }
 
 static int meta_cb(store_txn_t *t, void *arg)

@@ -115,38 +115,7 @@ static void append_n(store_t *s, int n, const char *tag)
     assert_int_equal(store_write(s, append_cb, &c), 0);
 }
 
-/* A copy of one origin's log: raw[i] is seq i + 1. */
-typedef struct log {
-    size_t n;
-    uint8_t **raw;
-    size_t *len;
-} log_t;
-
-static void log_read(store_t *s, const char *origin, log_t *l)
-{
-    store_txn_t *t;
-    store_head_t h;
-    assert_int_equal(store_read_begin(s, &t), 0);
-    assert_int_equal(store_head_get(t, origin, &h), 0);
-    l->n = h.seq;
-    l->raw = calloc(h.seq, sizeof *l->raw);
-    l->len = calloc(h.seq, sizeof *l->len);
-    for (uint64_t i = 0; i < h.seq; i++) {
-        const uint8_t *raw;
-        assert_int_equal(store_event_get(t, origin, i + 1, &raw, &l->len[i]), 0);
-        l->raw[i] = malloc(l->len[i]);
-        memcpy(l->raw[i], raw, l->len[i]);
-    }
-    store_read_end(&t);
-}
-
-static void log_free(log_t *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->raw[i]);
-    free(l->raw);
-    free(l->len);
-}
+typedef testutil_log_t log_t;
 
 static int put_log_cb(store_txn_t *t, void *arg)
 {
@@ -166,10 +135,10 @@ static void add_foreign_log(fx_t *f, store_t *into, const char *origin, int n)
     store_t *s = new_store(f, origin);
     append_n(s, n, origin);
     log_t l;
-    log_read(s, origin, &l);
+    testutil_log_copy(s, origin, &l);
     store_close(&s);
     assert_int_equal(store_write(into, put_log_cb, &l), 0);
-    log_free(&l);
+    testutil_log_free(&l);
 }
 
 /* The child: its own log and two townships' logs in its subtree. */
@@ -743,8 +712,8 @@ static void test_sync_rejects_origin_outside_scope(void **state)
     fx_t *f = *state;
     store_t *child = make_child(f, 5, 3, 0), *parent = new_store(f, PARENT);
     log_t own, g;
-    log_read(child, CHILD, &own);
-    log_read(child, GRAND1, &g);
+    testutil_log_copy(child, CHILD, &own);
+    testutil_log_copy(child, GRAND1, &g);
     /* A link that may carry the child's own log only. */
     sync_scope_t sc = {0};
     assert_int_equal(sync_scope_add(&sc, CHILD, false), 0);
@@ -774,8 +743,8 @@ static void test_sync_rejects_origin_outside_scope(void **state)
     assert_int_equal(sync_in_expected(in), 2);
     free(data);
     sync_in_destroy(&in);
-    log_free(&own);
-    log_free(&g);
+    testutil_log_free(&own);
+    testutil_log_free(&g);
     store_close(&parent);
     store_close(&child);
 }
@@ -785,7 +754,7 @@ static void test_sync_rejects_corrupted_event(void **state)
     fx_t *f = *state;
     store_t *child = make_child(f, 4, 0, 0);
     log_t own;
-    log_read(child, CHILD, &own);
+    testutil_log_copy(child, CHILD, &own);
     sync_scope_t sc = up_scope();
     sync_in_t *in;
     assert_int_equal(sync_in_new(&sc, &in), 0);
@@ -814,7 +783,7 @@ static void test_sync_rejects_corrupted_event(void **state)
         free(data);
     }
     sync_in_destroy(&in);
-    log_free(&own);
+    testutil_log_free(&own);
     store_close(&child);
 }
 
@@ -1006,7 +975,7 @@ static void test_sync_in_verdicts(void **state)
     fx_t *f = *state;
     store_t *child = make_child(f, 3, 0, 0), *parent = new_store(f, PARENT);
     log_t own;
-    log_read(child, CHILD, &own);
+    testutil_log_copy(child, CHILD, &own);
     sync_scope_t sc = up_scope();
     sync_in_t *in;
     assert_int_equal(sync_in_new(&sc, &in), 0);
@@ -1060,7 +1029,7 @@ static void test_sync_in_verdicts(void **state)
     free(b3);
     sync_in_destroy(&in);
     sync_in_destroy(&in);
-    log_free(&own);
+    testutil_log_free(&own);
     store_close(&parent);
     store_close(&child);
 }

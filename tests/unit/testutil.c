@@ -1,6 +1,13 @@
 /* testutil.c -- see testutil.h. */
 #include "testutil.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/store.h"
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,4 +41,30 @@ void testutil_rmdir(const char *dir)
 uint64_t testutil_clock_ms(void *arg)
 {
     return ((testutil_clock_t *)arg)->now_ms;
+}
+
+void testutil_log_copy(store_t *s, const char *origin, testutil_log_t *out)
+{
+    store_txn_t *t;
+    store_head_t h;
+    assert_int_equal(store_read_begin(s, &t), 0);
+    assert_int_equal(store_head_get(t, origin, &h), 0);
+    out->n = h.seq;
+    out->raw = calloc(h.seq, sizeof *out->raw);
+    out->len = calloc(h.seq, sizeof *out->len);
+    for (uint64_t i = 0; i < h.seq; i++) {
+        const uint8_t *raw;
+        assert_int_equal(store_event_get(t, origin, i + 1, &raw, &out->len[i]), 0);
+        out->raw[i] = malloc(out->len[i]);
+        memcpy(out->raw[i], raw, out->len[i]);
+    }
+    store_read_end(&t);
+}
+
+void testutil_log_free(testutil_log_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->raw[i]);
+    free(l->raw);
+    free(l->len);
 }

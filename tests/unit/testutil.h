@@ -6,6 +6,7 @@
 #ifndef LD_TESTUTIL_H
 #define LD_TESTUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* mkdtemp under $TMPDIR (or /tmp); aborts the test on failure. Caller frees
@@ -19,5 +20,18 @@ typedef struct testutil_clock {
 } testutil_clock_t;
 /* hlc_clock_fn over a testutil_clock_t. */
 uint64_t testutil_clock_ms(void *arg);
+
+struct store;
+
+/* A copy of one origin's contiguous log: raw[i] is the bytes of seq i + 1.
+ * Fails the test if the store does not hold the origin. */
+typedef struct testutil_log {
+    size_t n;
+    uint8_t **raw;
+    size_t *len;
+} testutil_log_t;
+
+void testutil_log_copy(struct store *s, const char *origin, testutil_log_t *out);
+void testutil_log_free(testutil_log_t *l);
 
 #endif
