@@ -217,22 +217,12 @@ int stats_ent_put(stats_ix_t *x, const uint8_t *k, size_t klen, const void *rec,
 
 /* Month of a day number, from a table for 1949..2099 (built once: this is
  * called several times per entity event). */
-#define MON_FIRST_YEAR 1949
-#define MON_DAYS 55520
-static uint16_t mon_table[MON_DAYS];
-static int32_t mon_base;
-
-static void mon_table_build(void)
-{
-    mon_base = stats_days(MON_FIRST_YEAR, 1, 1);
-    for (int i = 0; i < MON_DAYS; i++)
-        mon_table[i] = (uint16_t)stats_day_month((uint32_t)(mon_base + i));
-}
-
+/* The month of a day: Hinnant's arithmetic, a few divisions. (A lookup table
+ * of every day since 1949 cost 2.8 million instructions to build in every
+ * process that records anything, for nanoseconds per event saved.) */
 static int mon_of(uint32_t day)
 {
-    int64_t i = (int64_t)day - mon_base;
-    return i >= 0 && i < MON_DAYS ? mon_table[i] : stats_day_month(day);
+    return stats_day_month(day);
 }
 
 static bool in_term(const dep_rec_t *r, int year)
@@ -594,6 +584,7 @@ static int resolve(stats_view_t *v, MDB_txn *txn, MDB_cursor *cur, stats_rec_t *
 
 int stats_flush(stats_view_t *v, MDB_txn *txn)
 {
+    stats_index_init();
     stats_rec_t **p;
     size_t n;
     MDB_cursor *cur = NULL;
@@ -682,7 +673,6 @@ static void rules_build(void)
         {"joint.finding", {X_JOINT, BODY_ALL, 'F', -1}},
         {"joint.rectification", {X_JOINT, BODY_ALL, 'X', -1}},
     };
-    mon_table_build();
     nrules = proto_schema_count() < MAX_KINDS ? proto_schema_count() : MAX_KINDS;
     for (size_t i = 0; i < nrules; i++) {
         const char *name = proto_schema_at(i)->name;
@@ -741,6 +731,7 @@ static int index_event(stats_ix_t *x, const stats_body_t *b, const kind_rule_t *
 /* The store indexer (store_index_fn). */
 int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
 {
+    stats_index_init();
     stats_ix_t x;
     x.t = t;
     x.txn = store_txn_mdb(t);

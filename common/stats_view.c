@@ -137,7 +137,8 @@ static int views_remember(store_t *s, stats_view_t *v)
 
 int stats_attach(store_t *s)
 {
-    stats_index_init();
+    /* The indexer builds its tables on first use (stats_index_init): a
+     * `record` or `status` process should not pay for them at start. */
     stats_view_t *v = calloc(1, sizeof *v);
     if (!v || !(v->cache = stats_cache_new())) {
         free(v);
