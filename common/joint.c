@@ -245,6 +245,21 @@ static void rect_count(joint_unit_t *u, uint8_t status, int delta)
         u->rect_progress += (uint32_t)delta;
 }
 
+/* Loads the inspection's head and this unit's row for an event a unit filed
+ * (finding, report, rectification), counting the event on both. */
+static int unit_event_load(store_txn_t *t, const joint_dbs_t *d, const uint8_t *j, size_t jlen,
+                           const proto_event_t *ev, joint_head_t *h, joint_unit_t *u)
+{
+    int rc = head_load(t, d, j, jlen, h);
+    if (!rc)
+        rc = unit_load(t, d, j, jlen, ev->origin, u);
+    if (rc)
+        return rc;
+    h->events++;
+    unit_touch(u, ev->date);
+    return 0;
+}
+
 static int index_finding(store_txn_t *t, const joint_dbs_t *d, const proto_event_t *ev)
 {
     uint8_t j[JOINT_REFKEY_MAX], fk[JOINT_REFKEY_MAX];
@@ -261,15 +276,11 @@ static int index_finding(store_txn_t *t, const joint_dbs_t *d, const proto_event
     joint_head_t h;
     joint_unit_t u;
     if (!rc)
-        rc = head_load(t, d, j, jlen, &h);
-    if (!rc)
-        rc = unit_load(t, d, j, jlen, ev->origin, &u);
+        rc = unit_event_load(t, d, j, jlen, ev, &h, &u);
     if (rc)
         return rc;
     int sev = sev_code(proto_body_str(ev, "severity"));
-    h.events++;
     h.findings++;
-    unit_touch(&u, ev->date);
     u.findings[sev]++;
     if (f.flags & JOINT_FIND_RECT)
         rect_count(&u, f.rect_status, +1);
@@ -326,14 +337,10 @@ static int index_rect(store_txn_t *t, const joint_dbs_t *d, const proto_event_t 
         return 0;
     joint_head_t h;
     joint_unit_t u;
-    int rc = head_load(t, d, j, jlen, &h);
-    if (!rc)
-        rc = unit_load(t, d, j, jlen, ev->origin, &u);
+    int rc = unit_event_load(t, d, j, jlen, ev, &h, &u);
     if (rc)
         return rc;
-    h.events++;
     h.rects++;
-    unit_touch(&u, ev->date);
     if ((rc = head_store(t, d, j, jlen, &h)) || (rc = unit_store(t, d, j, jlen, ev->origin, &u)))
         return rc;
 
@@ -378,14 +385,10 @@ static int index_report(store_txn_t *t, const joint_dbs_t *d, const proto_event_
         return 0;
     joint_head_t h;
     joint_unit_t u;
-    int rc = head_load(t, d, j, jlen, &h);
-    if (!rc)
-        rc = unit_load(t, d, j, jlen, ev->origin, &u);
+    int rc = unit_event_load(t, d, j, jlen, ev, &h, &u);
     if (rc)
         return rc;
-    h.events++;
     h.reports++;
-    unit_touch(&u, ev->date);
     u.reports++;
     char date[JOINT_DATE_LEN + 1];
     snprintf(date, sizeof date, "%.*s", (int)ev->date.len, ev->date.ptr);
