@@ -81,17 +81,23 @@ static void on_nudge(nudge_t *n)
         d->on_change(d);
 }
 
+int daemon_restore_check(daemon_t *d)
+{
+    if (!d->restoring || !d->has_up || !link_up_synced(&d->up))
+        return 0;
+    int rc = unit_restore_done(d->unit);
+    if (rc)
+        log_error("daemon", "finishing the restore: %s", err_msg());
+    else
+        log_info("daemon", "restore complete: this unit's log is back from its hub");
+    d->restoring = rc != 0;
+    return rc;
+}
+
 static void on_up(link_up_t *l, link_up_event_t ev)
 {
     daemon_t *d = l->data;
-    if (d->restoring && link_up_synced(l)) {
-        int rc = unit_restore_done(d->unit);
-        if (rc)
-            log_error("daemon", "finishing the restore: %s", err_msg());
-        else
-            log_info("daemon", "restore complete: this unit's log is back from its hub");
-        d->restoring = rc != 0;
-    }
+    daemon_restore_check(d);
     if (ev == LINK_UP_EV_ACKED && link_up_synced(l)) {
         uint64_t now = uv_now(&d->loop);
         if (now - d->acked_saved_ms > 5000) {

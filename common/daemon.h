@@ -71,6 +71,12 @@ void daemon_stop(daemon_t *d, int exit_code);
 /* Frees what daemon_init() made (after daemon_run() returned). */
 void daemon_destroy(daemon_t *d);
 
+/* If this unit is being restored and its link is now in sync, ends the
+ * restore (unit_restore_done). The link can come into sync on a timer
+ * rather than on a link event, so a caller that stops on "synced" calls
+ * this first. */
+int daemon_restore_check(daemon_t *d);
+
 /* The link's state as the CLI shows it (`status`). New reference. */
 json_t *daemon_link_json(daemon_t *d);
 

@@ -47,8 +47,10 @@ static void once_check(once_t *w)
                 (unsigned long long)done, (unsigned long long)w->total,
                 (unsigned long long)d->up.events_down);
     }
-    if (link_up_synced(&d->up))
-        once_finish(w, 0, NULL);
+    if (link_up_synced(&d->up)) {
+        int rc = daemon_restore_check(d);
+        once_finish(w, rc, rc ? err_msg() : NULL);
+    }
 }
 
 static void once_on_up(daemon_t *d, link_up_event_t ev)
