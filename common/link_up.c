@@ -499,10 +499,27 @@ static int link_connect(link_up_t *l)
     return rc;
 }
 
+/* The timer's period: the heartbeat, but at least every 100 ms for resends
+ * and reconnects. */
+static unsigned tick_ms(const link_up_t *l)
+{
+    return l->o.heartbeat_ms < 200 ? l->o.heartbeat_ms : 100;
+}
+
 static void on_timer(uv_timer_t *t)
 {
     link_up_t *l = t->data;
     uint64_t now = now_ms(l);
+    /* Time this process was busy elsewhere (a long commit) delays this timer
+     * and leaves the parent's messages unread: not the parent's silence. */
+    if (l->last_tick_ms && now - l->last_tick_ms > 2 * (uint64_t)tick_ms(l)) {
+        uint64_t stalled = now - l->last_tick_ms - tick_ms(l);
+        l->last_rx_ms = l->last_rx_ms + stalled < now ? l->last_rx_ms + stalled : now;
+        if (l->state != LINK_UP_IDLE)
+            log_info("link", "busy for %llu ms: not counted as the hub's silence",
+                     (unsigned long long)stalled);
+    }
+    l->last_tick_ms = now;
     if (l->state == LINK_UP_IDLE) {
         if (now >= l->reconnect_at_ms && l->open_watchers == 0) {
             int rc = link_connect(l);
@@ -567,8 +584,8 @@ int link_up_start(link_up_t *l, link_up_cb cb)
 {
     l->cb = cb;
     l->reconnect_at_ms = 0;
-    return uv_timer_start(&l->timer, on_timer, 0, l->o.heartbeat_ms < 200 ? l->o.heartbeat_ms
-                                                                          : 100);
+    l->last_tick_ms = 0;
+    return uv_timer_start(&l->timer, on_timer, 0, tick_ms(l));
 }
 
 uint64_t link_up_pending(const link_up_t *l)

@@ -98,6 +98,7 @@ struct link_up {
     unsigned handshake_failures;  /* in a row, since the last WELCOME */
     uint64_t connects;
     uint64_t session, hello_ms, backoff_ms, reconnect_at_ms, last_ping_ms;
+    uint64_t last_tick_ms;        /* when on_timer last ran: its lateness is our stall */
     vv_t due;                     /* what WELCOME said is due to come down */
     sync_out_t *out;
     sync_in_t *in;

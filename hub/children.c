@@ -590,10 +590,23 @@ static void on_timer(uv_timer_t *t)
         store_head_get(txn, store_origin(c->store), &own);
         store_read_end(&txn);
     }
+    /* A long commit of our own delays this timer and leaves the children's
+     * messages unread in the sockets: that time is our stall, not their
+     * silence. Without this, a hub busy for longer than dead_ms (a big group
+     * commit on a slow disk) ended every session at the next tick, and the
+     * children reconnected and resent, only to be ended again. */
+    uint64_t stalled = c->last_tick_ms && now - c->last_tick_ms > 2 * (uint64_t)c->o.heartbeat_ms
+                       ? now - c->last_tick_ms - c->o.heartbeat_ms : 0;
+    c->last_tick_ms = now;
+    if (stalled)
+        log_info("hub", "busy for %llu ms: not counted as the children's silence",
+                 (unsigned long long)stalled);
     for (size_t i = 0; i < c->n; i++) {
         child_t *ch = c->child[i];
         if (!ch->active)
             continue;
+        if (stalled)
+            ch->last_seen_ms = ch->last_seen_ms + stalled < now ? ch->last_seen_ms + stalled : now;
         if (now - ch->last_seen_ms > c->o.dead_ms) {
             child_end(c, ch, "silent");
             continue;

@@ -79,6 +79,7 @@ struct children {
     size_t npend, cappend;
     uv_check_t flush;
     uv_timer_t timer;
+    uint64_t last_tick_ms;           /* when on_timer last ran: its lateness is our stall */
     buf_t scratch;
     children_merged_cb merged_cb;
     void (*close_cb)(children_t *c);
