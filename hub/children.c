@@ -459,7 +459,10 @@ static void on_sub(zloop_t *w, zloop_msg_t *zm)
         if (rc == LD_EORIGIN)
             c->stats.foreign_origin++;
         log_warn("hub", "child %s: batch rejected, session ended: %s", user, err_msg());
-        send_error(c, ch->rid, ch->rid_len, MSG_ERR_ORIGIN, err_msg());
+        /* The code says which fault it was: a foreign origin is a matter of
+         * keys and subtrees, anything else a broken or hostile sender. */
+        send_error(c, ch->rid, ch->rid_len, rc == LD_EORIGIN ? MSG_ERR_ORIGIN : MSG_ERR_BATCH,
+                   err_msg());
         child_end(c, ch, "bad batch");
         return;
     }

@@ -60,9 +60,11 @@ enum {
 /* ERROR codes a parent sends before it stops talking to a child. */
 enum {
     MSG_ERR_VERSION = 1,   /* protocol version not supported */
-    MSG_ERR_ORIGIN  = 2,   /* HELLO origin is not what this key is allowed as */
+    MSG_ERR_ORIGIN  = 2,   /* an origin this key may not speak for (HELLO or a BATCH) */
     MSG_ERR_EPOCH   = 3,   /* the child's store is not the one the parent knows */
-    MSG_ERR_BUSY    = 4    /* try again later */
+    MSG_ERR_BUSY    = 4,   /* try again later */
+    MSG_ERR_BATCH   = 5    /* a BATCH refused for anything else: malformed, invalid
+                              events, over a limit; the text says which */
 };
 
 typedef struct msg_vv_entry {

@@ -143,6 +143,9 @@ if want foreign-origin; then
     [ "$(grep -c ": refused$" "$T/foreign-origin.out")" = 5 ] \
         || { cat "$T/foreign-origin.out" >&2; fail "foreign-origin: not every batch refused"; }
     [ "$(counter foreign_origin)" = $((f0 + 5)) ] || fail "foreign-origin: counted $(counter foreign_origin)"
+    # ERROR 2 names the fault: an origin this key may not send
+    [ "$(grep -c "^hostile: error 2: " "$T/foreign-origin.out")" = 5 ] \
+        || { cat "$T/foreign-origin.out" >&2; fail "foreign-origin: not ERROR 2 each time"; }
     after foreign-origin
     pass "foreign-origin: 5 batches refused whole (own event included), counted"
 fi
@@ -170,6 +173,9 @@ if want oversized; then
     saw oversized "control frame of .* connection cut"
     saw oversized "batch of 4097 events: refused"
     saw oversized "event of 66049 bytes: refused"
+    # a batch over a limit is not a matter of origins: ERROR 5, not 2
+    saw oversized "^hostile: error 5: "
+    not_saw oversized "^hostile: error 2: "
     saw oversized "vv flood of $nvv entries"
     read -r asc desc < <(sed -n 's/.*vv flood .*: ascending \([0-9]*\) ms, descending \([0-9]*\) ms/\1 \2/p' \
                          "$T/oversized.out")
