@@ -54,9 +54,15 @@ int cli_usage_error(const cli_ctx_t *ctx, const char *cmd, const char *fmt, ...)
 void cli_today(char out[11]);
 
 struct unit;
+/* How a subcommand opens the unit: CLI_RDONLY for one that only reads
+ * (status, digest, export, ...): unit_open_rdonly, which never waits for
+ * the store's writer lock, so it answers while a daemon is in (or stuck in)
+ * a commit. CLI_RDWR for one that records or changes the store. */
+typedef enum cli_access { CLI_RDWR, CLI_RDONLY } cli_access_t;
 /* Resolves the data directory (the subcommand's --dir, else the global one,
  * else $LIANDONG_DIR) and opens the unit there. */
-int cli_open(const cli_ctx_t *ctx, const char *opt_dir, struct unit **out);
+int cli_open(const cli_ctx_t *ctx, const char *opt_dir, cli_access_t access,
+             struct unit **out);
 
 /* Records one event of unit u through the path `record` takes (validate
  * strictly, append durably, nudge the daemon): obj is the input object

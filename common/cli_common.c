@@ -43,12 +43,13 @@ void cli_today(char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-int cli_open(const cli_ctx_t *ctx, const char *opt_dir, struct unit **out)
+int cli_open(const cli_ctx_t *ctx, const char *opt_dir, cli_access_t access,
+             struct unit **out)
 {
     const char *dir;
     int rc = unit_dir_resolve(opt_dir ? opt_dir : ctx->dir, &dir);
     if (!rc)
-        rc = unit_open(dir, NULL, out);
+        rc = access == CLI_RDONLY ? unit_open_rdonly(dir, NULL, out) : unit_open(dir, NULL, out);
     return rc;
 }
 

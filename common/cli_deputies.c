@@ -128,7 +128,7 @@ int cli_cmd_deputies(const cli_ctx_t *ctx, int argc, char **argv)
         return cli_usage_error(ctx, "deputies", "unexpected argument '%s'", argv[optind]);
     unit_t *u;
     store_txn_t *t = NULL;
-    int rc = cli_open(ctx, dir, &u);
+    int rc = cli_open(ctx, dir, CLI_RDONLY, &u);
     if (rc)
         return cli_fail(ctx, rc);
     fold_t f = {json_object(), json_array()};

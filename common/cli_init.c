@@ -217,8 +217,10 @@ int cli_cmd_config(const cli_ctx_t *ctx, int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error(ctx, "config", "expected show, get KEY or set KEY VALUE");
+    /* show and get only read; set rewrites liandong.conf (not the store), and
+     * keeps the read-write open it always had. */
     unit_t *u;
-    int rc = cli_open(ctx, dir, &u);
+    int rc = cli_open(ctx, dir, strcmp(argv[optind], "set") == 0 ? CLI_RDWR : CLI_RDONLY, &u);
     if (rc)
         return cli_fail(ctx, rc);
     char *ops[8];

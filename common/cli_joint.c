@@ -255,8 +255,9 @@ int cli_cmd_joint(const cli_ctx_t *ctx, int argc, char **argv)
     int ret = sub_parse(ctx, s, argc - 1, argv + 1, &a);
     if (ret >= 0)
         return ret;
+    /* list and show (no kind) only read; the others record. */
     unit_t *u = NULL;
-    int rc = cli_open(ctx, a.dir, &u);
+    int rc = cli_open(ctx, a.dir, s->kind ? CLI_RDWR : CLI_RDONLY, &u);
     if (rc)
         return cli_fail(ctx, rc);
     ret = s->run(ctx, s, u, &a);

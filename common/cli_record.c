@@ -273,7 +273,7 @@ int cli_cmd_record(const cli_ctx_t *ctx, int argc, char **argv)
     cli_today(today);
     int rc = record_fields(&a);
     if (!rc)
-        rc = cli_open(ctx, a.dir, &u);
+        rc = cli_open(ctx, a.dir, CLI_RDWR, &u);
     if (!rc)
         rc = check_not_restoring(u);
     if (!rc)
@@ -654,7 +654,7 @@ int cli_cmd_import(const cli_ctx_t *ctx, int argc, char **argv)
     pthread_mutex_init(&im.lock, NULL);
     pthread_cond_init(&im.done, NULL);
     cli_today(im.today);
-    int rc = cli_open(ctx, dir, &u);
+    int rc = cli_open(ctx, dir, CLI_RDWR, &u);
     if (!rc)
         rc = check_not_restoring(u);
     if (!rc) {

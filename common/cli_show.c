@@ -99,7 +99,7 @@ int cli_cmd_export(const cli_ctx_t *ctx, int argc, char **argv)
         return ret;
     unit_t *u;
     store_txn_t *t = NULL;
-    int rc = cli_open(ctx, o.dir, &u);
+    int rc = cli_open(ctx, o.dir, CLI_RDONLY, &u);
     if (rc)
         return cli_fail(ctx, rc);
     if (!(rc = store_read_begin(u->store, &t)))
@@ -138,7 +138,7 @@ int cli_cmd_digest(const cli_ctx_t *ctx, int argc, char **argv)
         return ret;
     unit_t *u;
     store_txn_t *t = NULL;
-    int rc = cli_open(ctx, o.dir, &u);
+    int rc = cli_open(ctx, o.dir, CLI_RDONLY, &u);
     if (rc)
         return cli_fail(ctx, rc);
     json_t *out = o.json ? json_object() : NULL;
@@ -281,7 +281,7 @@ int cli_cmd_status(const cli_ctx_t *ctx, int argc, char **argv)
         return ret;
     unit_t *u;
     store_txn_t *t = NULL;
-    int rc = cli_open(ctx, o.dir, &u);
+    int rc = cli_open(ctx, o.dir, CLI_RDONLY, &u);
     if (rc)
         return cli_fail(ctx, rc);
     json_t *s = NULL;

@@ -174,7 +174,8 @@ int cli_stats_run(const cli_ctx_t *ctx, int argc, char **argv, cli_links_fn link
     if (rc >= 0)
         return rc;
     unit_t *u;
-    if ((rc = cli_open(ctx, o.dir, &u)))
+    /* Only --rebuild writes (the statistics view, from every event held). */
+    if ((rc = cli_open(ctx, o.dir, o.rebuild ? CLI_RDWR : CLI_RDONLY, &u)))
         return cli_fail(ctx, rc);
     if (!o.q.stale_days) {
         const char *d = config_get(u->config, "stale_days");

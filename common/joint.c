@@ -543,7 +543,9 @@ int joint_attach(store_t *s)
     if (current)
         rc = joint_dbs_open(t, &d); /* make the handles known to the environment */
     store_read_end(&t);
-    if (rc || current)
+    /* A read-only store is queried as it is; its queries report a missing
+     * or stale view (views_version_check). */
+    if (rc || current || store_rdonly(s))
         return rc;
     return store_write(s, rebuild, NULL);
 }

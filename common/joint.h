@@ -30,8 +30,9 @@
 
 /* Adds the indexer to s (before any write) and, if the stored view's
  * version (meta "joint.version") is not this build's, rebuilds it from every
- * event held in one write transaction. Called for every store by
- * views_attach(). */
+ * event held in one write transaction (not on a read-only store: there its
+ * queries fail with LD_ENOTFOUND or LD_EVERSION instead). Called for every
+ * store by views_attach(). */
 int joint_attach(store_t *s);
 
 typedef enum joint_filter {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "common/err.h"
+#include "common/views.h"
 #include "proto/json.h"
 
 /* ---- origins ---- */
@@ -202,7 +203,11 @@ static int insp_load_text(store_txn_t *t, const joint_dbs_t *d, const char *id, 
 
 static int dbs_read(store_txn_t *t, joint_dbs_t *d)
 {
-    int rc = joint_dbs_open(t, d);
+    int rc = views_version_check(t, "joint.version", JOINT_VERSION,
+                                 "joint inspection view");
+    if (rc)
+        return rc;
+    rc = joint_dbs_open(t, d);
     if (rc == LD_ENOTFOUND)
         return err_set(LD_ENOTFOUND, "this store has no joint inspection view yet");
     return rc;
@@ -406,7 +411,8 @@ static int rows_build(store_txn_t *t, const joint_dbs_t *d, const insp_t *in, co
         if (m && (rc = rows_expected(t, d, in, m, r)))
             return rc;
     }
-    qsort(r->v, r->n, sizeof *r->v, row_cmp);
+    if (r->n) /* qsort's base must not be NULL, even for no rows */
+        qsort(r->v, r->n, sizeof *r->v, row_cmp);
     size_t n = 0; /* overlapping scope prefixes: drop repeats */
     for (size_t k = 0; k < r->n; k++)
         if (n == 0 || strcmp(r->v[n - 1].unit, r->v[k].unit) != 0)
@@ -414,7 +420,8 @@ static int rows_build(store_txn_t *t, const joint_dbs_t *d, const insp_t *in, co
     r->n = n;
     if ((rc = rows_active(t, d, in, root, r)))
         return rc;
-    qsort(r->v, r->n, sizeof *r->v, row_cmp);
+    if (r->n)
+        qsort(r->v, r->n, sizeof *r->v, row_cmp);
     for (size_t k = 0; k < r->n; k++) {
         row_t *w = &r->v[k];
         if (in->closed && w->agg.findings[0] + w->agg.findings[1] + w->agg.findings[2] &&

@@ -29,7 +29,8 @@
 
 /* Registers the indexer on s (before any write) and rebuilds the view if
  * it is missing or of another version. A read-only store is only
- * registered. */
+ * registered: there stats_query fails with LD_ENOTFOUND (never built) or
+ * LD_EVERSION (another version) instead. */
 int stats_attach(store_t *s);
 
 /* Rebuilds the view from the events held (what attach does on a version

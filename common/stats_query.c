@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "common/views.h"
 #include "proto/event.h"
 
 enum { L_OPENED, L_IN_SCOPE, L_ON_TIME, L_LATE, L_OVERDUE, L_NOT_DUE, L_FINDINGS,
@@ -613,7 +614,10 @@ static json_t *sync_json(q_t *q, uint64_t now)
 
 static int run(q_t *q, uint64_t now, json_t **out)
 {
-    int rc = stats_dbs(q->t, &q->agg, &q->ent);
+    int rc = views_version_check(q->t, "stats.version", STATS_VERSION, "statistics view");
+    if (rc)
+        return rc;
+    rc = stats_dbs(q->t, &q->agg, &q->ent);
     if (rc == LD_ENOTFOUND)
         return err_set(LD_ENOTFOUND, "statistics: this store has no statistics view yet "
                        "(open it once read-write to build it)");

@@ -160,7 +160,7 @@ int stats_attach(store_t *s)
     bool ok = false;
     if ((rc = store_add_indexer(s, stats_index, v)) || (rc = version_ok(s, &ok)) || ok)
         return rc;
-    rc = stats_rebuild(s);
-    /* A read-only store cannot be rebuilt; its queries say so. */
-    return rc == LD_EINVAL ? 0 : rc;
+    /* A read-only store cannot be rebuilt; its queries say so
+     * (views_version_check in stats_query). */
+    return store_rdonly(s) ? 0 : stats_rebuild(s);
 }

@@ -131,6 +131,11 @@ size_t store_map_size(const store_t *s)
     return info.me_mapsize;
 }
 
+bool store_rdonly(const store_t *s)
+{
+    return s && (s->flags & STORE_RDONLY);
+}
+
 /* Another process grew the map (MDB_MAP_RESIZED): take its size. */
 static int map_adopt(store_t *s)
 {

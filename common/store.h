@@ -61,6 +61,10 @@ void store_close(store_t **s);
 
 /* The current map size (it grows by doubling on MDB_MAP_FULL). */
 size_t store_map_size(const store_t *s);
+/* True if s was opened with STORE_RDONLY: it never begins a write
+ * transaction, so it never waits for LMDB's writer lock, and store_write
+ * returns LD_EINVAL. */
+bool store_rdonly(const store_t *s);
 
 /* ---- transactions ---- */
 

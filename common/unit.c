@@ -200,7 +200,8 @@ int unit_create(const unit_create_opts_t *o, unit_t **out)
     return rc;
 }
 
-int unit_open(const char *dir, const store_opts_t *store_opts, unit_t **out)
+static int open_unit(const char *dir, unsigned store_flags, const store_opts_t *store_opts,
+                     unit_t **out)
 {
     unit_t *u = unit_alloc(dir);
     if (!u)
@@ -210,7 +211,7 @@ int unit_open(const char *dir, const store_opts_t *store_opts, unit_t **out)
     int rc = config_load(path, &u->config);
     unit_path(u, "store", path, sizeof path);
     if (!rc)
-        rc = store_open(path, 0, store_opts, &u->store);
+        rc = store_open(path, store_flags, store_opts, &u->store);
     if (!rc)
         rc = views_attach(u->store);
     if (!rc && strcmp(store_origin(u->store), config_get(u->config, "id")) != 0)
@@ -220,6 +221,16 @@ int unit_open(const char *dir, const store_opts_t *store_opts, unit_t **out)
         unit_close(&u);
     *out = u;
     return rc;
+}
+
+int unit_open(const char *dir, const store_opts_t *store_opts, unit_t **out)
+{
+    return open_unit(dir, 0, store_opts, out);
+}
+
+int unit_open_rdonly(const char *dir, const store_opts_t *store_opts, unit_t **out)
+{
+    return open_unit(dir, STORE_RDONLY, store_opts, out);
 }
 
 void unit_close(unit_t **u)

@@ -41,6 +41,12 @@ typedef struct unit_create_opts {
 /* Refuses (LD_EEXIST) a directory that exists and is not empty. */
 int unit_create(const unit_create_opts_t *opts, unit_t **out);
 int unit_open(const char *dir, const store_opts_t *store_opts, unit_t **out);
+/* unit_open() for commands that only read: the store is opened with
+ * STORE_RDONLY and the views are attached without a rebuild, so opening
+ * takes no write transaction and never waits for the writer lock (a daemon
+ * in, or frozen in, a commit). Writes through u->store fail with LD_EINVAL;
+ * a view that is missing or out of date says so when queried. */
+int unit_open_rdonly(const char *dir, const store_opts_t *store_opts, unit_t **out);
 void unit_close(unit_t **u);
 
 /* A unit created with `restore` does not record anything until its own log

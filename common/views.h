@@ -9,6 +9,11 @@
  * whose stored version differs from the code's (a new store, an upgrade)
  * is rebuilt from the events at attach time.
  *
+ * On a read-only store (STORE_RDONLY, unit_open_rdonly) attaching writes
+ * nothing and rebuilds nothing: a view that is missing or out of date stays
+ * so, and its queries say so (views_version_check) until the unit is next
+ * opened read-write.
+ *
  * Errors per common/err.h.
  */
 #ifndef LD_COMMON_VIEWS_H
@@ -18,5 +23,12 @@
 
 /* Attaches every view to s (before any write) and rebuilds stale ones. */
 int views_attach(store_t *s);
+
+/* For a view's queries, in the query's transaction: 0 if meta `key` holds
+ * `version`, the layout this build reads. Otherwise LD_ENOTFOUND (never
+ * built) or LD_EVERSION (built by another version), with a message naming
+ * `view` ("the joint inspection view") and how it gets built. Only a
+ * read-only store can be in either state: a read-write open rebuilds. */
+int views_version_check(store_txn_t *t, const char *key, const char *version, const char *view);
 
 #endif

@@ -236,7 +236,7 @@ int hub_cmd_allow(const cli_ctx_t *ctx, int argc, char **argv)
         return cli_usage_error(ctx, "allow", "'%s' is not a public key (40 characters of Z85)",
                                key);
     unit_t *u;
-    int rc = cli_open(ctx, dir, &u);
+    int rc = cli_open(ctx, dir, CLI_RDWR, &u);
     if (rc)
         return cli_fail(ctx, rc);
     const char *self = store_origin(u->store);
@@ -263,7 +263,7 @@ int hub_cmd_deny(const cli_ctx_t *ctx, int argc, char **argv)
     if (optind + 1 != argc)
         return cli_usage_error(ctx, "deny", "expected ORIGIN");
     unit_t *u;
-    int rc = cli_open(ctx, dir, &u);
+    int rc = cli_open(ctx, dir, CLI_RDWR, &u);
     if (!rc)
         rc = children_allow_del(u->store, argv[optind]);
     if (!rc)
@@ -310,7 +310,7 @@ int hub_cmd_children(const cli_ctx_t *ctx, int argc, char **argv)
     if (ret >= 0)
         return ret;
     unit_t *u;
-    int rc = cli_open(ctx, dir, &u);
+    int rc = cli_open(ctx, dir, CLI_RDONLY, &u);
     if (rc)
         return cli_fail(ctx, rc);
     json_t *req = json_pack("{s:s}", "cmd", "children"), *rep = NULL, *list;
