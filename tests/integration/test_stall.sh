@@ -2,7 +2,7 @@
 # A daemon that was busy is not a peer that went silent.
 #
 # A hub or township daemon whose loop is blocked -- here behind LMDB's
-# writer lock, held by another process for 2 s (liandong-writelock), as a
+# writer lock, held by another process for 2 s (liandong-wrlock), as a
 # long commit of its own would block it -- leaves its peer's heartbeats unread in the
 # sockets. When it wakes, its timer runs before those messages are read; the
 # time it was stalled must not count as the peer's silence:
@@ -37,7 +37,7 @@ stall() {
     local dir=$1 s pid
     shift
     s=$(date +%s%N)
-    coproc LOCK { "$LD_BIN/liandong-writelock" --dir "$dir/store" --ms 2000; }
+    coproc LOCK { "$LD_BIN/liandong-wrlock" --dir "$dir" --seconds 2; }
     pid=$LOCK_PID
     ld_track "$pid"
     read -r -t 10 line <&"${LOCK[0]}" && [ "$line" = locked ] || fail "writelock on $dir"
