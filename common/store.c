@@ -616,12 +616,22 @@ static int open_dbs(store_txn_t *t, void *arg)
     return 0;
 }
 
+/* The map a new store starts with: LIANDONG_MAP_SIZE (bytes, at least
+ * 64 KiB) if set, for tests that want the map to grow under load. */
+static size_t initial_map_size(void)
+{
+    const char *e = getenv("LIANDONG_MAP_SIZE");
+    char *end;
+    unsigned long long v = e ? strtoull(e, &end, 10) : 0;
+    return e && *end == '\0' && v >= 65536 && v <= SIZE_MAX / 2 ? (size_t)v : DEFAULT_MAP_SIZE;
+}
+
 static int env_open(store_t *s, const char *dir, const store_opts_t *opts)
 {
     int rc = mdb_env_create(&s->env);
     if (rc)
         return store_lmdb_err(rc, "create environment");
-    size_t map = opts && opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
+    size_t map = opts && opts->map_size ? opts->map_size : initial_map_size();
     /* View modules add their own named databases through store_dbi. */
     if ((rc = mdb_env_set_maxdbs(s->env, 32)) || (rc = mdb_env_set_mapsize(s->env, map)))
         return store_lmdb_err(rc, "configure environment");

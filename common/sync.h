@@ -178,6 +178,14 @@ int sync_in_apply(store_txn_t *t, sync_in_t *i, const msg_t *batch, sync_in_coun
  * sync_in_apply_begin(), re-runnable. */
 int sync_in_apply_events(store_txn_t *t, sync_in_t *i, const sync_events_t *events,
                          sync_in_counts_t *c);
+/* sync_in_apply_events() in two halves, for a receiver that commits on
+ * another thread than the one that owns `i` (the hub's group commit):
+ * sync_in_put_events() puts the events and counts them, touching no
+ * sync_in_t (any thread, inside the write transaction, re-runnable);
+ * sync_in_note_events() then marks their origins touched for the next
+ * sync_in_ack(), on the owner's thread, after the commit. */
+int sync_in_put_events(store_txn_t *t, const sync_events_t *events, sync_in_counts_t *c);
+int sync_in_note_events(sync_in_t *i, const sync_events_t *events);
 
 /* After the commit: the ACK for batch `batch` with this store's heads for
  * the origins touched since sync_in_apply_begin(). Appends to out. */

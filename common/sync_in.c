@@ -156,16 +156,20 @@ void sync_in_apply_begin(sync_in_t *i)
     vv_clear(&i->touched);
 }
 
+static void count_put(sync_in_counts_t *c, store_put_result_t res)
+{
+    c->stored += res == STORE_PUT_STORED;
+    c->held += res == STORE_PUT_HELD;
+    c->duplicates += res == STORE_PUT_DUPLICATE;
+    c->equivocations += res == STORE_PUT_EQUIVOCATION;
+}
+
 /* Counts one put and notes its origin as touched (runs repeat the last). */
 static int note_put(sync_in_t *i, const proto_event_t *ev, store_put_result_t res,
                     mpk_str_t *last, sync_in_counts_t *c)
 {
-    if (c) {
-        c->stored += res == STORE_PUT_STORED;
-        c->held += res == STORE_PUT_HELD;
-        c->duplicates += res == STORE_PUT_DUPLICATE;
-        c->equivocations += res == STORE_PUT_EQUIVOCATION;
-    }
+    if (c)
+        count_put(c, res);
     if (last->ptr && ev->origin.len == last->len &&
         memcmp(ev->origin.ptr, last->ptr, last->len) == 0)
         return 0;
@@ -190,6 +194,34 @@ int sync_in_apply(store_txn_t *t, sync_in_t *i, const msg_t *batch, sync_in_coun
         if (rc)
             return err_wrap(rc, "batch %llu, event %u", (unsigned long long)m.batch, k);
         if ((rc = note_put(i, &ev, res, &last, c)))
+            return rc;
+    }
+    return 0;
+}
+
+int sync_in_put_events(store_txn_t *t, const sync_events_t *events, sync_in_counts_t *c)
+{
+    for (uint32_t k = 0; k < events->n; k++) {
+        store_put_result_t res;
+        int rc = store_txn_put_event(t, &events->ev[k], &res);
+        if (rc)
+            return err_wrap(rc, "event %u", k);
+        if (c)
+            count_put(c, res);
+    }
+    return 0;
+}
+
+int sync_in_note_events(sync_in_t *i, const sync_events_t *events)
+{
+    mpk_str_t last = {NULL, 0};
+    for (uint32_t k = 0; k < events->n; k++) {
+        const mpk_str_t *o = &events->ev[k].origin;
+        if (last.ptr && o->len == last.len && memcmp(o->ptr, last.ptr, last.len) == 0)
+            continue;
+        last = *o;
+        int rc = vv_raise(&i->touched, o->ptr, o->len, 0);
+        if (rc)
             return rc;
     }
     return 0;

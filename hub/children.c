@@ -474,76 +474,136 @@ static void on_sub(zloop_t *w, zloop_msg_t *zm)
     }
     ch->last_seen_ms = now_ms(c);
     if (v == SYNC_IN_ACCEPT) {
-        ch->touched = true;
-        ch->last_batch = m.batch;
+        pb->session = m.session;
+        pb->batch = m.batch;
     } else if (v == SYNC_IN_GAP || v == SYNC_IN_OLD) {
         reply(c, ch, v == SYNC_IN_GAP);
     }
 }
 
-typedef struct flush_ctx {
-    children_t *c;
-    sync_in_counts_t counts;
-} flush_ctx_t;
+/* ---- the group commit ---- */
 
-static int flush_fn(store_txn_t *t, void *arg)
+/* On a thread of libuv's pool: the puts of every batch in flight, one
+ * transaction, one fsync. Only c->inflight, c->commit_* and the store. */
+static int commit_fn(store_txn_t *t, void *arg)
 {
-    flush_ctx_t *f = arg;
-    children_t *c = f->c;
-    memset(&f->counts, 0, sizeof f->counts);
-    for (size_t i = 0; i < c->n; i++)
-        if (c->child[i]->touched)
-            sync_in_apply_begin(c->child[i]->in);
-    for (size_t i = 0; i < c->npend; i++) {
-        struct pending_batch *pb = &c->pend[i];
+    children_t *c = arg;
+    memset(&c->commit_counts, 0, sizeof c->commit_counts);
+    for (size_t i = 0; i < c->ninflight; i++) {
         /* judged and decoded when it arrived (on_sub): only the puts here */
-        int rc = sync_in_apply_events(t, pb->child->in, &pb->events, &f->counts);
+        int rc = sync_in_put_events(t, &c->inflight[i].events, &c->commit_counts);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-/* Group commit: everything parked this loop turn, one transaction. */
-static void on_flush(uv_check_t *h)
+static void commit_work(uv_work_t *w)
 {
-    children_t *c = h->data;
-    if (!c->npend)
+    children_t *c = w->data;
+    c->commit_rc = store_write(c->store, commit_fn, c);
+    /* err_msg() is per thread: carry it to the loop's */
+    snprintf(c->commit_err, sizeof c->commit_err, "%s", c->commit_rc ? err_msg() : "");
+}
+
+static void inflight_release(children_t *c)
+{
+    for (size_t i = 0; i < c->ninflight; i++) {
+        zmq_msg_close(&c->inflight[i].frame);
+        c->inflight[i].events.n = 0;
+    }
+    c->ninflight = 0;
+}
+
+static void close_done(children_t *c);
+static void commit_start(children_t *c);
+
+/* Back on the loop: acknowledge what was committed, batch by batch in the
+ * order it came, to the sessions it came in (a child that said HELLO again
+ * meanwhile gets its heads in WELCOME instead), then start the next. */
+static void commit_done(uv_work_t *w, int status)
+{
+    children_t *c = w->data;
+    c->committing = false;
+    if (c->closing) {
+        inflight_release(c);
+        close_done(c);
         return;
-    flush_ctx_t f = {c, {0}};
-    int rc = store_write(c->store, flush_fn, &f);
-    uint64_t now = now_ms(c);
+    }
+    int rc = status ? err_set(LD_EFAULT, "the commit did not run: %s", uv_strerror(status))
+                    : c->commit_rc;
+    const char *why = status ? err_msg() : c->commit_err;
     if (rc) {
         /* Nothing was committed: the children resend after their timeout. */
-        log_error("hub", "group commit of %zu batches failed: %s", c->npend, err_msg());
-        for (size_t i = 0; i < c->n; i++)
-            if (c->child[i]->touched)
-                child_end(c, c->child[i], "local store failure");
+        log_error("hub", "group commit of %zu batches failed: %s", c->ninflight, why);
+        for (size_t i = 0; i < c->ninflight; i++) {
+            child_t *ch = c->inflight[i].child;
+            if (ch->active && c->inflight[i].session == ch->session)
+                child_end(c, ch, "local store failure");
+        }
     } else {
         c->stats.commits++;
-        c->stats.batches += c->npend;
-        c->stats.events_stored += f.counts.stored;
-        c->stats.events_duplicate += f.counts.duplicates;
-        c->stats.events_held += f.counts.held;
-        c->stats.equivocations += f.counts.equivocations;
+        c->stats.batches += c->ninflight;
+        c->stats.events_stored += c->commit_counts.stored;
+        c->stats.events_duplicate += c->commit_counts.duplicates;
+        c->stats.events_held += c->commit_counts.held;
+        c->stats.equivocations += c->commit_counts.equivocations;
     }
-    for (size_t i = 0; i < c->npend; i++) {
-        zmq_msg_close(&c->pend[i].frame);
-        c->pend[i].events.n = 0;
-    }
-    c->npend = 0;
-    for (size_t i = 0; !rc && i < c->n; i++) {
-        child_t *ch = c->child[i];
-        if (!ch->touched)
+    uint64_t now = now_ms(c);
+    for (size_t i = 0; !rc && i < c->ninflight; i++) {
+        struct pending_batch *pb = &c->inflight[i];
+        child_t *ch = pb->child;
+        if (!ch->active || pb->session != ch->session)
             continue;
-        ch->touched = false;
+        if (!ch->acking) {
+            sync_in_apply_begin(ch->in);
+            ch->acking = true;
+        }
+        if (sync_in_note_events(ch->in, &pb->events))
+            log_error("hub", "child %s: %s", ch->origin, err_msg());
+        ch->ack_batch = pb->batch;
+    }
+    for (size_t i = 0; !rc && i < c->ninflight; i++) {
+        child_t *ch = c->inflight[i].child;
+        if (!ch->acking)
+            continue;
+        ch->acking = false;
         ch->last_progress_ms = now;
         buf_reset(&c->scratch);
-        if (sync_in_ack(ch->in, c->store, ch->last_batch, &c->scratch) == 0)
+        if (sync_in_ack(ch->in, c->store, ch->ack_batch, &c->scratch) == 0)
             send_to(c, ch, &c->scratch);
     }
-    if (!rc && f.counts.stored && c->merged_cb)
+    inflight_release(c);
+    if (!rc && c->commit_counts.stored && c->merged_cb)
         c->merged_cb(c);
+    commit_start(c);   /* what came in meanwhile */
+}
+
+/* Group commit: everything accepted since the last one goes in one
+ * transaction, unless one is in flight (then at its end). */
+static void commit_start(children_t *c)
+{
+    if (!c->npend || c->committing || c->closing)
+        return;
+    struct pending_batch *p = c->inflight;
+    size_t cap = c->capinflight;
+    c->inflight = c->pend;
+    c->ninflight = c->npend;
+    c->capinflight = c->cappend;
+    c->pend = p;
+    c->npend = 0;
+    c->cappend = cap;
+    c->committing = true;
+    c->work.data = c;
+    if (uv_queue_work(c->loop, &c->work, commit_work, commit_done) != 0) {
+        commit_work(&c->work);   /* cannot happen with valid arguments; be safe */
+        commit_done(&c->work, 0);
+    }
+}
+
+static void on_flush(uv_check_t *h)
+{
+    commit_start(h->data);
 }
 
 /* ---- subscriptions on the XPUB: a child's data-down path is connected ---- */
@@ -711,11 +771,29 @@ int children_start(children_t *c, children_merged_cb cb)
     return uv_timer_start(&c->timer, on_timer, c->o.heartbeat_ms, c->o.heartbeat_ms);
 }
 
+/* The last step of closing, once no socket watcher is open and no commit
+ * is in flight (its worker still uses the store and those batches): the
+ * caller's callback, once. */
+static void close_done(children_t *c)
+{
+    if (!c->closing || c->open_watchers || c->committing)
+        return;
+    for (size_t i = 0; i < c->capinflight; i++)
+        sync_events_free(&c->inflight[i].events);
+    free(c->inflight);
+    c->inflight = NULL;
+    c->ninflight = c->capinflight = 0;
+    void (*cb)(children_t *c) = c->close_cb;
+    c->close_cb = NULL;
+    if (cb)
+        cb(c);
+}
+
 static void watcher_closed(zloop_t *w)
 {
     children_t *c = w->data;
-    if (--c->open_watchers == 0 && c->close_cb)
-        c->close_cb(c);
+    --c->open_watchers;
+    close_done(c);
 }
 
 static void close_sock(void **s, zloop_t *w)
@@ -730,6 +808,7 @@ static void close_sock(void **s, zloop_t *w)
 void children_close(children_t *c, void (*cb)(children_t *c))
 {
     c->close_cb = cb;
+    c->closing = true;   /* a commit in flight finishes; no new one starts */
     if (uv_is_active((uv_handle_t *)&c->flush) || c->flush.data)
         uv_close((uv_handle_t *)&c->flush, NULL);
     if (c->timer.data)
@@ -748,10 +827,8 @@ void children_close(children_t *c, void (*cb)(children_t *c))
     c->n = 0;
     buf_free(&c->scratch);
     keys_wipe(&c->keys);
-    int open = c->open_watchers;
     close_sock(&c->router, &c->w_router);
     close_sock(&c->sub, &c->w_sub);
     close_sock(&c->xpub, &c->w_xpub);
-    if (!open && cb)
-        cb(c);
+    close_done(c);
 }

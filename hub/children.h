@@ -75,8 +75,19 @@ struct children {
     int open_watchers;
     child_t **child;
     size_t n, cap;
-    struct pending_batch *pend;
+    struct pending_batch *pend;      /* accepted, waiting for the next group commit */
     size_t npend, cappend;
+    /* The group commit in flight on libuv's thread pool, so that the loop
+     * goes on reading, judging and answering meanwhile. One at a time (LMDB
+     * has one writer); its batches were moved here from pend. The worker
+     * touches only these fields and the store. */
+    struct pending_batch *inflight;
+    size_t ninflight, capinflight;
+    uv_work_t work;
+    bool committing, closing;
+    int commit_rc;
+    char commit_err[256];
+    sync_in_counts_t commit_counts;
     uv_check_t flush;
     uv_timer_t timer;
     uint64_t last_tick_ms;           /* when on_timer last ran: its lateness is our stall */

@@ -24,12 +24,13 @@ struct child {
     uint64_t announced_head, announced_pending, behind_since_ms;
     uint64_t events_in, batches_rejected;
     int64_t origins;                 /* origins of its subtree held or parked; -1: not counted */
-    bool touched;                    /* has batches in the current group commit */
-    uint64_t last_batch;             /* the last batch applied in it */
+    bool acking;                     /* has batches in the commit just done */
+    uint64_t ack_batch;              /* the last of them */
 };
 
 struct pending_batch {
     child_t *child;
+    uint64_t session, batch;         /* the child's session it came in, and its number */
     zmq_msg_t frame;                 /* the BATCH bytes, moved out of the socket */
     sync_events_t events;            /* its events as judged: views into frame; the
                                         buffer is kept with the slot for reuse */
