@@ -112,37 +112,38 @@ json_t *children_json(children_t *c)
     return out;
 }
 
-typedef struct stored_ctx {
-    store_t *s;
-    json_t *out;
-} stored_ctx_t;
-
-static int add_stored(const char *origin, const char *key, void *arg)
+static int add_origin(const char *origin, const char *key, void *arg)
 {
     (void)key;
-    stored_ctx_t *sc = arg;
-    store_txn_t *t;
-    json_t *rec = NULL;
-    store_head_t h = {0};
-    if (store_read_begin(sc->s, &t) == 0) {
-        rec = children_record_get(t, origin);
-        store_head_get(t, origin, &h);
-        store_read_end(&t);
-    }
-    if (!rec)
-        rec = json_object();
-    json_object_set_new(rec, "origin", json_string(origin));
-    json_object_set_new(rec, "connected", json_false());
-    json_object_set_new(rec, "held", json_integer((json_int_t)h.seq));
-    json_object_set_new(rec, "state", json_string("hub daemon not running"));
-    json_array_append_new(sc->out, rec);
-    return 0;
+    return json_array_append_new(arg, json_string(origin)) ? LD_ENOMEM : 0;
 }
 
 json_t *children_json_stored(store_t *s, const char *self)
 {
     (void)self;
-    stored_ctx_t sc = {s, json_array()};
-    children_allow_foreach(s, add_stored, &sc);
-    return sc.out;
+    /* The allowed origins first: children_allow_foreach holds a read
+     * transaction, and a thread gets one at a time. */
+    json_t *origins = json_array(), *out = json_array();
+    children_allow_foreach(s, add_origin, origins);
+    store_txn_t *t = NULL;
+    store_read_begin(s, &t);
+    size_t i;
+    json_t *o;
+    json_array_foreach(origins, i, o) {
+        const char *origin = json_string_value(o);
+        json_t *rec = t ? children_record_get(t, origin) : NULL;
+        store_head_t h = {0};
+        if (t)
+            store_head_get(t, origin, &h);
+        if (!rec)
+            rec = json_object();
+        json_object_set_new(rec, "origin", json_string(origin));
+        json_object_set_new(rec, "connected", json_false());
+        json_object_set_new(rec, "held", json_integer((json_int_t)h.seq));
+        json_object_set_new(rec, "state", json_string("hub daemon not running"));
+        json_array_append_new(out, rec);
+    }
+    store_read_end(&t);
+    json_decref(origins);
+    return out;
 }

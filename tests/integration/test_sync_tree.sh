@@ -95,3 +95,11 @@ for d in "${!LD_DAEMON[@]}"; do
     unset "LD_DAEMON[$d]"
 done
 pass "clean shutdown"
+
+# With the hub down, `children` answers from the store: each allowed child
+# with what this hub holds of it and the record of its last session.
+"$HUB" children --dir "$YAN" --json >"$T/children.json"
+jq -e --argjson n $((N + 1)) 'length == 2 and all(.connected == false) and
+    all(.held == $n) and all(.epoch | type == "string")' "$T/children.json" >/dev/null \
+    || fail "children without the daemon: $(cat "$T/children.json")"
+pass "children without the daemon: held and the stored session records"
