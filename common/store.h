@@ -129,12 +129,22 @@ int store_txn_append(store_txn_t *t, const store_new_t *ev, store_ref_t *out);
 int store_txn_append_checked(store_txn_t *t, const store_new_t *ev,
                              const proto_checked_t *checked, store_ref_t *out);
 
+/* What one sender can make a store keep that is not part of a log: events
+ * held at most this far beyond an origin's contiguous head (a sender goes
+ * in order and has at most 16 batches of 4,096 events unacknowledged, so
+ * twice that), and at most this many conflicting versions of one event. */
+#define STORE_HELD_SPAN       131072
+#define STORE_EQUIV_PER_EVENT 4
+
 typedef enum store_put_result {
     STORE_PUT_STORED,      /* new, appended to its origin's log (head advanced) */
     STORE_PUT_HELD,        /* new, beyond the head: held until the gap fills */
     STORE_PUT_DUPLICATE,   /* already held with the same bytes: no-op */
-    STORE_PUT_EQUIVOCATION /* conflicts with what is held: kept aside, counted */
+    STORE_PUT_EQUIVOCATION,/* conflicts with what is held: kept aside (up to
+                              STORE_EQUIV_PER_EVENT versions), counted */
+    STORE_PUT_DROPPED      /* more than STORE_HELD_SPAN beyond the head: not kept */
 } store_put_result_t;
+#define STORE_PUT_RESULTS 5
 
 /* Puts an event from elsewhere (a child, a parent, a restore). The bytes
  * must decode (non-strict); the caller has checked the sender may send
@@ -142,7 +152,7 @@ typedef enum store_put_result {
  * (prev must equal the head's hash, else it is an equivocation), and held
  * events that now follow are moved in, each checked the same way.
  * Equivocations never replace stored events. Returns 0 with *res set for
- * all four outcomes; negative only for bad bytes or storage failure. */
+ * all five outcomes; negative only for bad bytes or storage failure. */
 int store_txn_put(store_txn_t *t, const uint8_t *raw, size_t len, store_put_result_t *res);
 
 /* store_txn_put() for an event the caller has decoded already: *ev must be

@@ -155,13 +155,40 @@ int store_txn_append_checked(store_txn_t *t, const store_new_t *ev,
 
 /* ---- events from elsewhere ---- */
 
-/* Keeps a conflicting version aside; the same version twice is kept once. */
+/* The versions of (origin, seq) kept aside already, up to `max`. */
+static int equiv_count(store_txn_t *t, const uint8_t *k, size_t klen, int max, int *n)
+{
+    MDB_cursor *cur;
+    *n = 0;
+    int rc = mdb_cursor_open(store_txn_mdb(t), t->s->db_equiv, &cur);
+    if (rc)
+        return store_txn_fail(t, store_lmdb_err(rc, "open a cursor on equivocations"));
+    MDB_val key = {klen, (void *)k}, val;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         !rc && *n < max && key.mv_size == klen + PROTO_HASH_LEN &&
+         memcmp(key.mv_data, k, klen) == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+        (*n)++;
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return store_txn_fail(t, store_lmdb_err(rc, "count equivocations"));
+    return 0;
+}
+
+/* Keeps a conflicting version aside; the same version twice is kept once,
+ * and no more than STORE_EQUIV_PER_EVENT versions of one event: a sender
+ * minting versions of its own events must not fill the disk (the first
+ * ones are the evidence; every one is still counted as an equivocation). */
 static int equiv_keep(store_txn_t *t, const proto_event_t *e, const uint8_t hash[PROTO_HASH_LEN])
 {
     uint8_t k[STORE_EQKEY_MAX];
     size_t klen = store_evkey(k, e->origin.ptr, e->origin.len, e->seq);
+    int n;
+    int rc = equiv_count(t, k, klen, STORE_EQUIV_PER_EVENT, &n);
+    if (rc || n >= STORE_EQUIV_PER_EVENT)
+        return rc;
     memcpy(k + klen, hash, PROTO_HASH_LEN);
-    int rc = store_txn_mput(t, t->s->db_equiv, "put equivocations", k, klen + PROTO_HASH_LEN,
+    rc = store_txn_mput(t, t->s->db_equiv, "put equivocations", k, klen + PROTO_HASH_LEN,
                             e->raw, e->raw_len, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST)
         return 0;
@@ -249,10 +276,16 @@ static int held_drain(store_txn_t *t, const char *origin, size_t olen, store_hea
     return 0;
 }
 
-/* e is beyond head + 1: hold it until the gap fills. */
+/* e is beyond head + 1: hold it until the gap fills -- unless it is further
+ * than any honest sender gets ahead (STORE_HELD_SPAN), which bounds what a
+ * sender can park here. */
 static int put_held(store_txn_t *t, store_head_t *h, const proto_event_t *e,
                     store_put_result_t *res)
 {
+    if (e->seq - h->seq > STORE_HELD_SPAN) {
+        *res = STORE_PUT_DROPPED;
+        return 0;
+    }
     uint8_t k[STORE_EVKEY_MAX];
     size_t klen = store_evkey(k, e->origin.ptr, e->origin.len, e->seq);
     const uint8_t *v;

@@ -164,7 +164,7 @@ int sync_in_check_keep(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verd
                        sync_events_t *out);
 
 typedef struct sync_in_counts {
-    uint64_t stored, held, duplicates, equivocations;
+    uint64_t stored, held, duplicates, equivocations, dropped;
 } sync_in_counts_t;
 
 /* Inside a write transaction: puts every event of an accepted batch and

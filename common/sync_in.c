@@ -162,6 +162,7 @@ static void count_put(sync_in_counts_t *c, store_put_result_t res)
     c->held += res == STORE_PUT_HELD;
     c->duplicates += res == STORE_PUT_DUPLICATE;
     c->equivocations += res == STORE_PUT_EQUIVOCATION;
+    c->dropped += res == STORE_PUT_DROPPED;
 }
 
 /* Counts one put and notes its origin as touched (runs repeat the last). */

@@ -547,6 +547,7 @@ static void commit_done(uv_work_t *w, int status)
         c->stats.events_stored += c->commit_counts.stored;
         c->stats.events_duplicate += c->commit_counts.duplicates;
         c->stats.events_held += c->commit_counts.held;
+        c->stats.events_dropped += c->commit_counts.dropped;
         c->stats.equivocations += c->commit_counts.equivocations;
     }
     uint64_t now = now_ms(c);

@@ -55,7 +55,7 @@ typedef struct children_opts {
 typedef struct children_stats {
     uint64_t hellos, refused_origin, refused_version, bad_messages, bad_batches,
              foreign_origin, unknown_sender, batches, events_stored, events_duplicate,
-             events_held, equivocations, commits, epoch_alarms, foreign_subscriptions;
+             events_held, events_dropped, equivocations, commits, epoch_alarms, foreign_subscriptions;
 } children_stats_t;
 
 struct children {

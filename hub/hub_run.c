@@ -91,11 +91,13 @@ static json_t *hub_ctl(daemon_t *d, const char *cmd, json_t *req)
         return json_pack("{s:o}", "children", children_json(&h->children));
     if (strcmp(cmd, "status") == 0) {
         children_stats_t *s = &h->children.stats;
-        return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
             "link", daemon_link_json(d), "children",
             "hellos", (json_int_t)s->hellos, "batches", (json_int_t)s->batches,
             "events_stored", (json_int_t)s->events_stored,
             "events_duplicate", (json_int_t)s->events_duplicate,
+            "events_held", (json_int_t)s->events_held,
+            "events_dropped", (json_int_t)s->events_dropped,
             "commits", (json_int_t)s->commits, "bad_batches", (json_int_t)s->bad_batches,
             "bad_messages", (json_int_t)s->bad_messages,
             "foreign_origin", (json_int_t)s->foreign_origin,

@@ -63,7 +63,7 @@ static double now_s(clockid_t c)
 typedef struct put_ctx {
     loader_t *l;
     size_t from, to;
-    uint64_t counts[4];
+    uint64_t counts[STORE_PUT_RESULTS];
 } put_ctx_t;
 
 static int put_fn(store_txn_t *t, void *arg)

@@ -417,6 +417,48 @@ static void test_store_equivocation_kept_aside(void **state)
     testutil_log_free(&b);
 }
 
+/* What a sender can make a store keep outside the logs is bounded: at most
+ * STORE_EQUIV_PER_EVENT versions of one event, and nothing held further than
+ * STORE_HELD_SPAN beyond the head -- each still answered for (counted). */
+static void test_store_bounds_what_a_sender_parks(void **state)
+{
+    fx_t *f = *state;
+    log_t a, v[STORE_EQUIV_PER_EVENT + 2];
+    make_log(f, "genuine", "hrb/a", 2, "genuine", &a);
+    for (int i = 0; i < STORE_EQUIV_PER_EVENT + 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "minted%d", i);
+        make_log(f, name, "hrb/a", 2, name, &v[i]);
+    }
+    f->s = open_origin(f, "hub", "hrb", 0);
+    assert_int_equal(put_one(f->s, &a, 1), STORE_PUT_STORED);
+    assert_int_equal(put_one(f->s, &a, 2), STORE_PUT_STORED);
+    for (int i = 0; i < STORE_EQUIV_PER_EVENT + 2; i++)
+        assert_int_equal(put_one(f->s, &v[i], 2), STORE_PUT_EQUIVOCATION);
+    assert_int_equal(info_of(f->s).equivocations, STORE_EQUIV_PER_EVENT);
+
+    /* seq head + SPAN is held; head + SPAN + 1 is not kept at all */
+    buf_t body = BUF_INIT, ev = BUF_INIT;
+    pack_body(&body, "d1", "far ahead");
+    for (uint64_t ahead = STORE_HELD_SPAN; ahead <= STORE_HELD_SPAN + 1; ahead++) {
+        proto_header_t h = {"hrb/a", 2 + ahead, 1, {0}, "deputy.contact", "2024-05-01", "x"};
+        buf_reset(&ev);
+        assert_int_equal(proto_event_encode(&h, body.data, body.len, &ev), 0);
+        log_t one = {1, (uint8_t *[]){ev.data}, (size_t[]){ev.len}};
+        assert_int_equal(put_one(f->s, &one, 1),
+                         ahead == STORE_HELD_SPAN ? STORE_PUT_HELD : STORE_PUT_DROPPED);
+    }
+    store_info_t i = info_of(f->s);
+    assert_int_equal(i.held, 1);
+    assert_int_equal(i.events, 2);
+    assert_int_equal(head_of(f->s, "hrb/a").held, 1);
+    buf_free(&body);
+    buf_free(&ev);
+    testutil_log_free(&a);
+    for (int k = 0; k < STORE_EQUIV_PER_EVENT + 2; k++)
+        testutil_log_free(&v[k]);
+}
+
 typedef struct order {
     uint64_t seq[16];
     int n;
@@ -1111,6 +1153,7 @@ int main(void)
         T(test_store_reopen_persists),
         T(test_store_put_duplicate_is_noop),
         T(test_store_equivocation_kept_aside),
+        T(test_store_bounds_what_a_sender_parks),
         T(test_store_out_of_order_fill),
         T(test_store_held_with_wrong_prev_becomes_equivocation),
         T(test_store_chain_verifies_by_full_scan),
