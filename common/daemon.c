@@ -61,12 +61,14 @@ json_t *daemon_link_json(daemon_t *d)
     static const char *const states[] = {"connecting", "waiting for WELCOME", "connected"};
     uv_update_time(&d->loop);
     uint64_t now = uv_now(&d->loop);
-    return json_pack("{s:b, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:s}",
+    return json_pack("{s:b, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
         "configured", 1, "state", states[d->up.state],
         "reachable", d->up.state == LINK_UP_ACTIVE, "synced", link_up_synced(&d->up),
         "pending_upstream", (json_int_t)link_up_pending(&d->up),
         "sessions", (json_int_t)d->up.sessions,
         "events_down", (json_int_t)d->up.events_down,
+        "batches_down", (json_int_t)d->up.batches_down,
+        "forked_above", (json_int_t)d->up.forked_above,
         "last_ok_ms_ago", (json_int_t)(d->up.last_ok_ms ? (int64_t)(now - d->up.last_ok_ms) : -1),
         "last_rx_ms_ago", (json_int_t)(d->up.last_rx_ms ? (int64_t)(now - d->up.last_rx_ms) : -1),
         "last_error", d->up.last_error);

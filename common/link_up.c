@@ -18,6 +18,7 @@
 
 #define BACKOFF_MIN_MS 100
 
+#define HELLO_WAIT_MIN_MS 3000
 static void link_teardown(link_up_t *l, const char *why);
 static void check_restored(link_up_t *l);
 
@@ -305,7 +306,18 @@ static void on_down(zloop_t *w, zloop_msg_t *zm)
             rc = sync_in_ack(l->in, l->store, m.batch, &l->scratch);
         if (!rc) {
             l->events_down += a.counts.stored;
+            l->batches_down++;
             fire(l, LINK_UP_EV_RECEIVED);
+        }
+        if (!rc && !l->own_restore && a.counts.equivocations) {
+            /* The logs from above forked: a hub above was restored from an
+             * old backup and recorded again, say. Kept aside, not applied;
+             * said once a session (the hub sends them again now and then). */
+            if (!l->forked_above)
+                log_warn("link", "ALARM: events from %s conflict with the logs from above held "
+                         "here (a hub restored from an old backup that recorded again?): kept "
+                         "aside, see `status` equivocations", l->o.endpoint);
+            l->forked_above += a.counts.equivocations;
         }
         if (!rc && l->own_restore && a.counts.equivocations) {
             /* Our own log came back and does not chain onto what we hold. */
@@ -491,6 +503,7 @@ static int link_connect(link_up_t *l)
         rc = err_set(-zmq_errno(), "connect %s: %s", l->o.endpoint, zmq_strerror(zmq_errno()));
     if (!rc) {
         randombytes_buf(&l->session, sizeof l->session);
+        l->forked_above = 0;
         l->state = LINK_UP_HELLO;
         l->hello_ms = now_ms(l);
         l->last_rx_ms = l->hello_ms;
@@ -530,7 +543,13 @@ static void on_timer(uv_timer_t *t)
         }
         return;
     }
-    if (now - l->last_rx_ms > l->o.dead_ms) {
+    /* A WELCOME may wait behind the hub's commit in flight (its answer to a
+     * new child writes the child's epoch): give it at least 3 s, or a busy
+     * hub with fast heartbeats is never reached at all. */
+    uint64_t limit = l->o.dead_ms;
+    if (l->state == LINK_UP_HELLO && limit < HELLO_WAIT_MIN_MS)
+        limit = HELLO_WAIT_MIN_MS;
+    if (now - l->last_rx_ms > limit) {
         link_teardown(l, l->state == LINK_UP_HELLO ? "no answer from the hub (unreachable?)"
                                                    : "the hub went silent");
         return;

@@ -73,7 +73,10 @@ struct link_up {
     uint64_t sessions;            /* sessions started */
     uint64_t events_up_acked;     /* events the parent acknowledged, all sessions */
     uint64_t events_down;         /* events stored from above */
+    uint64_t batches_down;        /* batches from above taken and acknowledged */
     uint64_t batches_rejected;    /* bad batches from above */
+    uint64_t forked_above;        /* events from above this session that conflicted with
+                                     what is held here (kept aside): a fork above */
     uint64_t last_ok_ms;          /* last time the parent held everything we had */
     uint64_t last_rx_ms;          /* last message from the parent */
     char last_error[512];         /* why the last session ended or was refused */

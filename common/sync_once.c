@@ -50,6 +50,12 @@ static void once_check(once_t *w)
     if (link_up_synced(&d->up)) {
         int rc = daemon_restore_check(d);
         once_finish(w, rc, rc ? err_msg() : NULL);
+    } else if (d->up.forked_above && d->up.state == LINK_UP_ACTIVE && pending == 0) {
+        /* Everything went up, but what is due from above cannot be taken:
+         * waiting for the timeout would not change that. */
+        once_finish(w, LD_EEQUIV, "the logs from above conflict with what this unit holds "
+                    "(kept aside, see `status` equivocations): was a hub above restored from "
+                    "an old backup and recorded again? Its operator must resolve the fork");
     }
 }
 

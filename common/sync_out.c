@@ -45,6 +45,11 @@
  *     becomes empty, every cursor is lowered to acked. Nothing can then
  *     stay unsent with nothing in flight: with the ring empty, sent ==
  *     acked for every origin, and the next pump sends whatever is missing.
+ *     Except when the ACK raised no head at all: then the receiver took
+ *     what it got and still does not hold it (it kept a conflicting version
+ *     aside: a fork), and sending it again at once would ping-pong batches
+ *     as fast as the receiver commits. The lowering then waits for the
+ *     timeout (sync_out_tick), so such events go again once per timeout.
  *
  * After a rewind to R, every batch of the old stream still in the network
  * makes the receiver NACK(R) again; those echoes are ignored (a NACK for
@@ -88,6 +93,7 @@ struct sync_out {
     vv_t acked, sent;
     uint64_t next_batch, acked_batch, max_sent, rewound_to;
     uint64_t progress_ms;      /* last ACK progress (or session start) */
+    bool stale;                /* cursors above acked, lowering deferred (rule 3) */
     slot_t *ring;
     unsigned head, count;      /* oldest in-flight slot, slots in flight */
     uint64_t pending, events_sent, resends;
@@ -152,6 +158,7 @@ int sync_out_start(sync_out_t *o, uint64_t session, const vv_t *peer, uint64_t n
     o->next_batch = 1;
     o->acked_batch = o->max_sent = o->rewound_to = 0;
     o->progress_ms = now_ms;
+    o->stale = false;
     o->head = o->count = 0;
     o->pending = o->events_sent = o->resends = 0;
     return 0;
@@ -182,6 +189,7 @@ static void sent_lower_to_acked(sync_out_t *o)
  * (tick(UINT64_MAX / 2)) does not switch timeouts off. */
 static void rewind_to(sync_out_t *o, uint64_t r)
 {
+    o->stale = false;
     o->head = o->count = 0;
     o->acked_batch = r - 1;
     o->next_batch = r;
@@ -379,8 +387,8 @@ int sync_out_pump(sync_out_t *o, sync_send_fn send, void *arg, uint64_t now_ms)
 
 /* Releases the in-flight slots numbered up to b; an origin whose
  * acknowledged head stays below what a released slot carried is sent again
- * from that head (rule 3 above). */
-static void release(sync_out_t *o, uint64_t b)
+ * from that head (rule 3 above) -- at once if `lower`, else at the timeout. */
+static void release(sync_out_t *o, uint64_t b, bool lower)
 {
     while (o->count > 0 && o->ring[o->head].batch <= b) {
         const slot_t *s = &o->ring[o->head];
@@ -388,8 +396,12 @@ static void release(sync_out_t *o, uint64_t b)
             const run_t *r = &s->runs[k];
             const char *origin = (const char *)s->names.data + r->off;
             uint64_t a = vv_get(&o->acked, origin, r->len);
-            if (a < r->last && vv_get(&o->sent, origin, r->len) > a)
-                (void)vv_set(&o->sent, origin, r->len, a);  /* entry exists: no alloc */
+            if (a < r->last && vv_get(&o->sent, origin, r->len) > a) {
+                if (lower)
+                    (void)vv_set(&o->sent, origin, r->len, a);  /* entry exists: no alloc */
+                else
+                    o->stale = true;
+            }
         }
         o->head = (o->head + 1) % o->window;
         o->count--;
@@ -402,23 +414,30 @@ int sync_out_ack(sync_out_t *o, const msg_t *ack, uint64_t now_ms)
         ack->batch == 0 || ack->batch > o->max_sent)
         return 0;
     msg_t m = *ack;
+    bool raised = false;
     for (uint32_t k = 0; k < m.vv_count; k++) {
         msg_vv_entry_t e;
         int rc = msg_vv_next(&m, &e);
-        if (!rc && sync_scope_has(&o->scope, e.origin.ptr, e.origin.len))
+        if (!rc && sync_scope_has(&o->scope, e.origin.ptr, e.origin.len)) {
+            raised |= e.seq > vv_get(&o->acked, e.origin.ptr, e.origin.len);
             rc = vv_raise(&o->acked, e.origin.ptr, e.origin.len, e.seq);
+        }
         if (rc)
             return rc;
     }
     if (ack->batch <= o->acked_batch)
         return 0;              /* old news: the heads may still have helped */
     o->progress_ms = now_ms;
-    release(o, ack->batch);
+    release(o, ack->batch, raised);
     o->acked_batch = ack->batch;
     if (ack->batch >= o->next_batch)
         o->next_batch = ack->batch + 1;   /* rule 2: the receiver is further on */
-    if (o->count == 0)
-        sent_lower_to_acked(o);
+    if (o->count == 0) {
+        if (raised)
+            sent_lower_to_acked(o), o->stale = false;
+        else
+            o->stale = true;
+    }
     return 0;
 }
 
@@ -436,6 +455,14 @@ int sync_out_nack(sync_out_t *o, const msg_t *nack, uint64_t now_ms)
 
 void sync_out_tick(sync_out_t *o, uint64_t now_ms)
 {
+    if (o->active && o->count == 0 && o->stale && now_ms > o->progress_ms &&
+        now_ms - o->progress_ms > o->timeout_ms) {
+        /* rule 3, deferred: what the receiver did not take goes again */
+        sent_lower_to_acked(o);
+        o->stale = false;
+        o->progress_ms = now_ms;
+        o->resends++;
+    }
     if (!o->active || o->count == 0)
         return;
     uint64_t base = o->ring[o->head].sent_ms;
@@ -470,7 +497,7 @@ void sync_out_stats(const sync_out_t *o, sync_out_stats_t *out)
 
 bool sync_out_done(const sync_out_t *o)
 {
-    return o->active && o->pumped && o->count == 0 && o->pending == 0;
+    return o->active && o->pumped && o->count == 0 && o->pending == 0 && !o->stale;
 }
 
 const vv_t *sync_out_acked(const sync_out_t *o)

@@ -22,7 +22,18 @@ ld_cleanup() {
 }
 trap ld_cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# fail MSG: the message, then the end of every daemon log of the test (what a
+# CI failure needs to be understood without a rerun).
+fail() {
+    local f
+    echo "FAIL: $*" >&2
+    for f in "$T"/*.log; do
+        [ -s "$f" ] || continue
+        echo "--- last lines of ${f#$T/}:" >&2
+        tail -n 12 "$f" >&2
+    done
+    exit 1
+}
 pass() { echo "ok - $*"; }
 
 # expect_fail DESC CMD...: the command must exit non-zero.
