@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t now_ms(children_t *c)
+uint64_t children_now_ms(children_t *c)
 {
     uv_update_time(c->loop);
     return uv_now(c->loop);
@@ -77,7 +77,7 @@ static void child_free(child_t *ch)
 
 /* ---- sending ---- */
 
-static int send_to(children_t *c, child_t *ch, const buf_t *b)
+int children_send(children_t *c, child_t *ch, const buf_t *b)
 {
     zloop_frame_t f[2] = {{ch->rid, ch->rid_len}, {b->data, b->len}};
     return zloop_sendv(&c->w_router, f, 2);
@@ -113,7 +113,7 @@ static void pump_child(children_t *c, child_t *ch)
     if (!ch->active || !ch->down_ready)
         return;
     down_ctx_t d = {c, ch};
-    int rc = sync_out_pump(ch->out, send_down, &d, now_ms(c));
+    int rc = sync_out_pump(ch->out, send_down, &d, children_now_ms(c));
     if (rc && rc != -EAGAIN)
         log_warn("hub", "sending down to %s: %s", ch->origin, err_msg());
 }
@@ -124,7 +124,7 @@ void children_pump_down(children_t *c)
         pump_child(c, c->child[i]);
 }
 
-static void child_end(children_t *c, child_t *ch, const char *why)
+void children_end_session(children_t *c, child_t *ch, const char *why)
 {
     if (!ch->active)
         return;
@@ -139,7 +139,7 @@ void children_recheck_allowed(children_t *c)
 {
     for (size_t i = 0; i < c->n; i++)
         if (c->child[i]->active && !zap_origin_allowed(c->zap, c->child[i]->origin))
-            child_end(c, c->child[i], "no longer allowed");
+            children_end_session(c, c->child[i], "no longer allowed");
 }
 
 /* ---- HELLO ---- */
@@ -236,7 +236,7 @@ static void on_hello(children_t *c, const void *rid, size_t rid_len, const char 
     memcpy(ch->rid, rid, rid_len);
     ch->rid_len = rid_len;
     snprintf(ch->epoch, sizeof ch->epoch, "%.*s", (int)m->epoch.len, m->epoch.ptr);
-    epoch_ctx_t e = {ch, now_ms(c), (m->flags & MSG_HELLO_RESTORE) != 0, false};
+    epoch_ctx_t e = {ch, children_now_ms(c), (m->flags & MSG_HELLO_RESTORE) != 0, false};
     if (e.restore)
         log_info("hub", "child %s is restoring its log from this hub", ch->origin);
     /* A durable write per HELLO would throttle a thousand children
@@ -260,7 +260,7 @@ static void on_hello(children_t *c, const void *rid, size_t rid_len, const char 
     if (!rc)
         rc = sync_out_new(c->store, &ch->scope_out, &c->o.out, &ch->out);
     if (!rc)
-        rc = sync_out_start(ch->out, m->session, &peer, now_ms(c));
+        rc = sync_out_start(ch->out, m->session, &peer, children_now_ms(c));
     if (!rc)
         rc = welcome_vv(c, ch, &b);
     buf_reset(&c->scratch);
@@ -276,10 +276,10 @@ static void on_hello(children_t *c, const void *rid, size_t rid_len, const char 
     ch->origins = -1;
     ch->session = m->session;
     ch->active = true;
-    ch->connected_ms = ch->last_seen_ms = now_ms(c);
+    ch->connected_ms = ch->last_seen_ms = children_now_ms(c);
     if (!ch->last_progress_ms)
         ch->last_progress_ms = ch->connected_ms;
-    send_to(c, ch, &c->scratch);
+    children_send(c, ch, &c->scratch);
     log_info("hub", "child %s: session %016llx started", ch->origin,
              (unsigned long long)ch->session);
     /* The subscription may already be there from before this HELLO. */
@@ -322,15 +322,15 @@ static void on_router(zloop_t *w, zloop_msg_t *zm)
     child_t *ch = child_find(c, user);
     if (!ch || !ch->active || m.session != ch->session)
         return;
-    ch->last_seen_ms = now_ms(c);
+    ch->last_seen_ms = children_now_ms(c);
     if (m.type == MSG_T_PING) {
         ch->announced_head = m.head;
         ch->announced_pending = m.pending;
     } else if (m.type == MSG_T_ACK) {
-        if (sync_out_ack(ch->out, &m, now_ms(c)) == 0)
+        if (sync_out_ack(ch->out, &m, children_now_ms(c)) == 0)
             pump_child(c, ch);
     } else if (m.type == MSG_T_NACK) {
-        if (sync_out_nack(ch->out, &m, now_ms(c)) == 0)
+        if (sync_out_nack(ch->out, &m, children_now_ms(c)) == 0)
             pump_child(c, ch);
     }
 }
@@ -377,7 +377,7 @@ static void reply(children_t *c, child_t *ch, int is_nack)
     int rc = is_nack ? sync_in_nack(ch->in, &c->scratch)
                      : sync_in_ack(ch->in, c->store, sync_in_expected(ch->in) - 1, &c->scratch);
     if (!rc)
-        send_to(c, ch, &c->scratch);
+        children_send(c, ch, &c->scratch);
 }
 
 /* A district has tens of townships; nothing real comes near this. Without a
@@ -469,150 +469,16 @@ static void on_sub(zloop_t *w, zloop_msg_t *zm)
          * keys and subtrees, anything else a broken or hostile sender. */
         send_error(c, ch->rid, ch->rid_len, rc == LD_EORIGIN ? MSG_ERR_ORIGIN : MSG_ERR_BATCH,
                    err_msg());
-        child_end(c, ch, "bad batch");
+        children_end_session(c, ch, "bad batch");
         return;
     }
-    ch->last_seen_ms = now_ms(c);
+    ch->last_seen_ms = children_now_ms(c);
     if (v == SYNC_IN_ACCEPT) {
         pb->session = m.session;
         pb->batch = m.batch;
     } else if (v == SYNC_IN_GAP || v == SYNC_IN_OLD) {
         reply(c, ch, v == SYNC_IN_GAP);
     }
-}
-
-/* ---- the group commit ---- */
-
-/* On a thread of libuv's pool: the puts of every batch in flight, one
- * transaction, one fsync. Only c->inflight, c->commit_* and the store. */
-static int commit_fn(store_txn_t *t, void *arg)
-{
-    children_t *c = arg;
-    memset(&c->commit_counts, 0, sizeof c->commit_counts);
-    for (size_t i = 0; i < c->ninflight; i++) {
-        /* judged and decoded when it arrived (on_sub): only the puts here */
-        int rc = sync_in_put_events(t, &c->inflight[i].events, &c->commit_counts);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static void commit_work(uv_work_t *w)
-{
-    children_t *c = w->data;
-    c->commit_rc = store_write(c->store, commit_fn, c);
-    /* err_msg() is per thread: carry it to the loop's */
-    snprintf(c->commit_err, sizeof c->commit_err, "%s", c->commit_rc ? err_msg() : "");
-}
-
-static void inflight_release(children_t *c)
-{
-    for (size_t i = 0; i < c->ninflight; i++) {
-        zmq_msg_close(&c->inflight[i].frame);
-        c->inflight[i].events.n = 0;
-    }
-    c->ninflight = 0;
-}
-
-static void close_done(children_t *c);
-static void commit_start(children_t *c);
-
-/* Back on the loop: acknowledge what was committed, batch by batch in the
- * order it came, to the sessions it came in (a child that said HELLO again
- * meanwhile gets its heads in WELCOME instead), then start the next. */
-static void commit_done(uv_work_t *w, int status)
-{
-    children_t *c = w->data;
-    c->committing = false;
-    if (c->closing) {
-        inflight_release(c);
-        close_done(c);
-        return;
-    }
-    int rc = status ? err_set(LD_EFAULT, "the commit did not run: %s", uv_strerror(status))
-                    : c->commit_rc;
-    const char *why = status ? err_msg() : c->commit_err;
-    if (rc) {
-        /* Nothing was committed: the children resend after their timeout. */
-        log_error("hub", "group commit of %zu batches failed: %s", c->ninflight, why);
-        for (size_t i = 0; i < c->ninflight; i++) {
-            child_t *ch = c->inflight[i].child;
-            if (ch->active && c->inflight[i].session == ch->session)
-                child_end(c, ch, "local store failure");
-        }
-    } else {
-        c->stats.commits++;
-        c->stats.batches += c->ninflight;
-        c->stats.events_stored += c->commit_counts.stored;
-        c->stats.events_duplicate += c->commit_counts.duplicates;
-        c->stats.events_held += c->commit_counts.held;
-        c->stats.events_dropped += c->commit_counts.dropped;
-        c->stats.equivocations += c->commit_counts.equivocations;
-    }
-    uint64_t now = now_ms(c);
-    for (size_t i = 0; !rc && i < c->ninflight; i++) {
-        struct pending_batch *pb = &c->inflight[i];
-        child_t *ch = pb->child;
-        if (!ch->active || pb->session != ch->session)
-            continue;
-        if (!ch->acking) {
-            sync_in_apply_begin(ch->in);
-            ch->acking = true;
-        }
-        if (sync_in_note_events(ch->in, &pb->events))
-            log_error("hub", "child %s: %s", ch->origin, err_msg());
-        ch->ack_batch = pb->batch;
-    }
-    for (size_t i = 0; !rc && i < c->ninflight; i++) {
-        child_t *ch = c->inflight[i].child;
-        if (!ch->acking)
-            continue;
-        ch->acking = false;
-        ch->last_progress_ms = now;
-        buf_reset(&c->scratch);
-        if (sync_in_ack(ch->in, c->store, ch->ack_batch, &c->scratch) == 0)
-            send_to(c, ch, &c->scratch);
-    }
-    inflight_release(c);
-    if (!rc && c->commit_counts.stored && c->merged_cb)
-        c->merged_cb(c);
-    commit_start(c);   /* what came in meanwhile */
-}
-
-/* Group commit: everything accepted since the last one goes in one
- * transaction, unless one is in flight (then at its end). */
-#define COMMIT_INLINE_EVENTS 256
-static void commit_start(children_t *c)
-{
-    if (!c->npend || c->committing || c->closing)
-        return;
-    struct pending_batch *p = c->inflight;
-    size_t cap = c->capinflight;
-    c->inflight = c->pend;
-    c->ninflight = c->npend;
-    c->capinflight = c->cappend;
-    c->pend = p;
-    c->npend = 0;
-    c->cappend = cap;
-    c->committing = true;
-    c->work.data = c;
-    /* A small group (an online township's record) commits right here: the
-     * hand-off to a pool thread and back costs ~0.15 ms per hub, which is
-     * most of what a round trip through a district adds. */
-    size_t events = 0;
-    for (size_t i = 0; i < c->ninflight; i++)
-        events += c->inflight[i].events.n;
-    if (events <= COMMIT_INLINE_EVENTS ||
-        uv_queue_work(c->loop, &c->work, commit_work, commit_done) != 0) {
-        commit_work(&c->work);
-        commit_done(&c->work, 0);
-    }
-}
-
-static void on_flush(uv_check_t *h)
-{
-    commit_start(h->data);
 }
 
 /* ---- subscriptions on the XPUB: a child's data-down path is connected ---- */
@@ -641,7 +507,7 @@ static void on_xpub(zloop_t *w, zloop_msg_t *zm)
     if (d[0] == 1 && ch && ch->active) {
         ch->down_ready = true;
         /* What was sent before the subscription arrived was dropped: resend. */
-        sync_out_rewind(ch->out, now_ms(c));
+        sync_out_rewind(ch->out, children_now_ms(c));
         pump_child(c, ch);
     }
 }
@@ -652,7 +518,7 @@ static void ping_child(children_t *c, child_t *ch, uint64_t head)
 {
     buf_reset(&c->scratch);
     if (msg_encode_ping(&c->scratch, ch->session, head, 0) == 0)
-        send_to(c, ch, &c->scratch);
+        children_send(c, ch, &c->scratch);
 }
 
 /* Every heartbeat: end silent sessions, ping the others, and give their
@@ -661,7 +527,7 @@ static void ping_child(children_t *c, child_t *ch, uint64_t head)
 static void on_timer(uv_timer_t *t)
 {
     children_t *c = t->data;
-    uint64_t now = now_ms(c);
+    uint64_t now = children_now_ms(c);
     store_txn_t *txn;
     store_head_t own = {0};
     if (store_read_begin(c->store, &txn) == 0) {
@@ -686,7 +552,7 @@ static void on_timer(uv_timer_t *t)
         if (stalled)
             ch->last_seen_ms = ch->last_seen_ms + stalled < now ? ch->last_seen_ms + stalled : now;
         if (now - ch->last_seen_ms > c->o.dead_ms) {
-            child_end(c, ch, "silent");
+            children_end_session(c, ch, "silent");
             continue;
         }
         ping_child(c, ch, own.seq);
@@ -776,14 +642,14 @@ int children_init(uv_loop_t *loop, children_t *c, void *zctx, store_t *s, zap_t 
 int children_start(children_t *c, children_merged_cb cb)
 {
     c->merged_cb = cb;
-    uv_check_start(&c->flush, on_flush);
+    uv_check_start(&c->flush, children_commit_on_check);
     return uv_timer_start(&c->timer, on_timer, c->o.heartbeat_ms, c->o.heartbeat_ms);
 }
 
 /* The last step of closing, once no socket watcher is open and no commit
  * is in flight (its worker still uses the store and those batches): the
  * caller's callback, once. */
-static void close_done(children_t *c)
+void children_close_done(children_t *c)
 {
     if (!c->closing || c->open_watchers || c->committing)
         return;
@@ -802,7 +668,7 @@ static void watcher_closed(zloop_t *w)
 {
     children_t *c = w->data;
     --c->open_watchers;
-    close_done(c);
+    children_close_done(c);
 }
 
 static void close_sock(void **s, zloop_t *w)
@@ -839,5 +705,5 @@ void children_close(children_t *c, void (*cb)(children_t *c))
     close_sock(&c->router, &c->w_router);
     close_sock(&c->sub, &c->w_sub);
     close_sock(&c->xpub, &c->w_xpub);
-    close_done(c);
+    children_close_done(c);
 }

@@ -36,6 +36,19 @@ struct pending_batch {
                                         buffer is kept with the slot for reuse */
 };
 
+/* children.c, for the other children_*.c */
+uint64_t children_now_ms(children_t *c);
+int children_send(children_t *c, child_t *ch, const buf_t *b);
+/* Ends a child's session (logged with why); its batches already accepted
+ * are still committed, but not acknowledged. */
+void children_end_session(children_t *c, child_t *ch, const char *why);
+/* The last step of children_close, once no watcher is open and no commit
+ * in flight: frees what the commit used and calls the close callback. */
+void children_close_done(children_t *c);
+
+/* children_commit.c: the uv_check that starts a group commit each loop turn */
+void children_commit_on_check(uv_check_t *h);
+
 /* children_db.c */
 int children_record_put(store_txn_t *t, const char *origin, json_t *rec);
 json_t *children_record_get(store_txn_t *t, const char *origin);

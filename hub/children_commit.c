@@ -1,0 +1,149 @@
+/*
+ * children_commit.c -- the hub's group commit: the batches its children sent
+ * since the last commit go into the store in one transaction, on libuv's
+ * thread pool while the loop goes on reading (small groups on the loop
+ * itself), and are acknowledged afterwards, each to the session it came in.
+ *
+ * Thread rules: commit_fn and commit_work run on a pool thread and touch
+ * only the store and c->inflight / c->commit_*; everything else runs on the
+ * loop. One commit is in flight at a time (LMDB has one writer).
+ */
+#include "hub/children_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+
+
+/* On a thread of libuv's pool: the puts of every batch in flight, one
+ * transaction, one fsync. Only c->inflight, c->commit_* and the store. */
+static int commit_fn(store_txn_t *t, void *arg)
+{
+    children_t *c = arg;
+    memset(&c->commit_counts, 0, sizeof c->commit_counts);
+    for (size_t i = 0; i < c->ninflight; i++) {
+        /* judged and decoded when it arrived (on_sub): only the puts here */
+        int rc = sync_in_put_events(t, &c->inflight[i].events, &c->commit_counts);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void commit_work(uv_work_t *w)
+{
+    children_t *c = w->data;
+    c->commit_rc = store_write(c->store, commit_fn, c);
+    /* err_msg() is per thread: carry it to the loop's */
+    snprintf(c->commit_err, sizeof c->commit_err, "%s", c->commit_rc ? err_msg() : "");
+}
+
+static void inflight_release(children_t *c)
+{
+    for (size_t i = 0; i < c->ninflight; i++) {
+        zmq_msg_close(&c->inflight[i].frame);
+        c->inflight[i].events.n = 0;
+    }
+    c->ninflight = 0;
+}
+
+static void commit_start(children_t *c);
+
+/* Back on the loop: acknowledge what was committed, batch by batch in the
+ * order it came, to the sessions it came in (a child that said HELLO again
+ * meanwhile gets its heads in WELCOME instead), then start the next. */
+static void commit_done(uv_work_t *w, int status)
+{
+    children_t *c = w->data;
+    c->committing = false;
+    if (c->closing) {
+        inflight_release(c);
+        children_close_done(c);
+        return;
+    }
+    int rc = status ? err_set(LD_EFAULT, "the commit did not run: %s", uv_strerror(status))
+                    : c->commit_rc;
+    const char *why = status ? err_msg() : c->commit_err;
+    if (rc) {
+        /* Nothing was committed: the children resend after their timeout. */
+        log_error("hub", "group commit of %zu batches failed: %s", c->ninflight, why);
+        for (size_t i = 0; i < c->ninflight; i++) {
+            child_t *ch = c->inflight[i].child;
+            if (ch->active && c->inflight[i].session == ch->session)
+                children_end_session(c, ch, "local store failure");
+        }
+    } else {
+        c->stats.commits++;
+        c->stats.batches += c->ninflight;
+        c->stats.events_stored += c->commit_counts.stored;
+        c->stats.events_duplicate += c->commit_counts.duplicates;
+        c->stats.events_held += c->commit_counts.held;
+        c->stats.events_dropped += c->commit_counts.dropped;
+        c->stats.equivocations += c->commit_counts.equivocations;
+    }
+    uint64_t now = children_now_ms(c);
+    for (size_t i = 0; !rc && i < c->ninflight; i++) {
+        struct pending_batch *pb = &c->inflight[i];
+        child_t *ch = pb->child;
+        if (!ch->active || pb->session != ch->session)
+            continue;
+        if (!ch->acking) {
+            sync_in_apply_begin(ch->in);
+            ch->acking = true;
+        }
+        if (sync_in_note_events(ch->in, &pb->events))
+            log_error("hub", "child %s: %s", ch->origin, err_msg());
+        ch->ack_batch = pb->batch;
+    }
+    for (size_t i = 0; !rc && i < c->ninflight; i++) {
+        child_t *ch = c->inflight[i].child;
+        if (!ch->acking)
+            continue;
+        ch->acking = false;
+        ch->last_progress_ms = now;
+        buf_reset(&c->scratch);
+        if (sync_in_ack(ch->in, c->store, ch->ack_batch, &c->scratch) == 0)
+            children_send(c, ch, &c->scratch);
+    }
+    inflight_release(c);
+    if (!rc && c->commit_counts.stored && c->merged_cb)
+        c->merged_cb(c);
+    commit_start(c);   /* what came in meanwhile */
+}
+
+/* Group commit: everything accepted since the last one goes in one
+ * transaction, unless one is in flight (then at its end). */
+#define COMMIT_INLINE_EVENTS 256
+static void commit_start(children_t *c)
+{
+    if (!c->npend || c->committing || c->closing)
+        return;
+    struct pending_batch *p = c->inflight;
+    size_t cap = c->capinflight;
+    c->inflight = c->pend;
+    c->ninflight = c->npend;
+    c->capinflight = c->cappend;
+    c->pend = p;
+    c->npend = 0;
+    c->cappend = cap;
+    c->committing = true;
+    c->work.data = c;
+    /* A small group (an online township's record) commits right here: the
+     * hand-off to a pool thread and back costs ~0.15 ms per hub, which is
+     * most of what a round trip through a district adds. */
+    size_t events = 0;
+    for (size_t i = 0; i < c->ninflight; i++)
+        events += c->inflight[i].events.n;
+    if (events <= COMMIT_INLINE_EVENTS ||
+        uv_queue_work(c->loop, &c->work, commit_work, commit_done) != 0) {
+        commit_work(&c->work);
+        commit_done(&c->work, 0);
+    }
+}
+
+void children_commit_on_check(uv_check_t *h)
+{
+    commit_start(h->data);
+}
