@@ -6,8 +6,8 @@
  * subtree and for the logs that go down to it; BATCHes arrive on the SUB,
  * are parked and judged at once (sync_in_check_keep: every event decoded,
  * once); at the end of the loop turn (uv_check) every parked batch's
- * events are put in one write transaction,
- * and each child gets one cumulative ACK for its last batch.
+ * events are put in one write transaction (children_commit.c), and each
+ * child gets one cumulative ACK for its last batch in it.
  */
 #include "hub/children.h"
 #include "common/err.h"
