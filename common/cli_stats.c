@@ -164,6 +164,13 @@ static int output(const cli_ctx_t *ctx, const opts_t *o, json_t *r)
     return 0;
 }
 
+static void rebuild_progress(uint64_t done, uint64_t total, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "\rstats: rebuilding, %llu of %llu events", (unsigned long long)done,
+            (unsigned long long)total);
+}
+
 int cli_stats_run(const cli_ctx_t *ctx, int argc, char **argv, cli_links_fn links)
 {
     opts_t o;
@@ -185,7 +192,11 @@ int cli_stats_run(const cli_ctx_t *ctx, int argc, char **argv, cli_links_fn link
     if (links)
         o.q.links = links(u->store, store_origin(u->store));
     json_t *r = NULL;
-    rc = o.rebuild ? stats_rebuild(u->store) : 0;
+    rc = o.rebuild ? stats_rebuild_progress(u->store, cli_progress_wanted() ? rebuild_progress
+                                                                             : NULL, NULL)
+                   : 0;
+    if (o.rebuild && cli_progress_wanted())
+        fputc('\n', stderr);
     double t0 = now_ms();
     if (!rc)
         rc = stats_query(u->store, &o.q, &r);

@@ -34,8 +34,12 @@
 int stats_attach(store_t *s);
 
 /* Rebuilds the view from the events held (what attach does on a version
- * change), in one write transaction. */
+ * change, logging how long it took), in one write transaction. With
+ * `progress`, it is called every 100,000 events with the count so far and
+ * the total (a 10-million-event city takes a minute or more). */
+typedef void (*stats_progress_fn)(uint64_t done, uint64_t total, void *arg);
 int stats_rebuild(store_t *s);
+int stats_rebuild_progress(store_t *s, stats_progress_fn progress, void *arg);
 
 typedef enum stats_by {
     STATS_BY_CHILD,   /* one row per child of the unit (its subtree), and the unit itself */

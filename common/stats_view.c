@@ -8,8 +8,10 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/err.h"
+#include "common/log.h"
 
 /* ---- the store's transaction hooks ---- */
 
@@ -42,6 +44,9 @@ static void hook_close(void *arg)
 typedef struct rebuild {
     store_txn_t *t;
     stats_view_t *v;
+    stats_progress_fn progress;
+    void *arg;
+    uint64_t done, total;
 } rebuild_t;
 
 static int rebuild_one(const char *origin, uint64_t seq, const uint8_t *raw, size_t len,
@@ -52,12 +57,18 @@ static int rebuild_one(const char *origin, uint64_t seq, const uint8_t *raw, siz
     if (proto_event_decode(raw, len, 0, &ev))
         return err_set(LD_ECORRUPT, "statistics: stored event %s#%llu does not decode",
                        origin, (unsigned long long)seq);
+    if (r->progress && ++r->done % 100000 == 0)
+        r->progress(r->done, r->total, r->arg);
     return stats_index(r->t, &ev, r->v);
 }
 
 static int rebuild_fn(store_txn_t *t, void *arg)
 {
-    rebuild_t r = {t, arg};
+    rebuild_t *rp = arg, r = *rp;   /* a retried transaction counts again */
+    r.t = t;
+    store_info_t info;
+    if (r.progress && store_info_get(t, &info) == 0)
+        r.total = info.events;
     MDB_txn *txn = store_txn_mdb(t);
     int rc = mdb_drop(txn, r.v->dbi[STATS_DB_AGG], 0);
     if (!rc)
@@ -73,12 +84,18 @@ static int rebuild_fn(store_txn_t *t, void *arg)
 
 static stats_view_t *view_of(store_t *s);
 
-int stats_rebuild(store_t *s)
+int stats_rebuild_progress(store_t *s, stats_progress_fn progress, void *arg)
 {
     stats_view_t *v = view_of(s);
     if (!v)
         return err_set(LD_EINVAL, "statistics: the view is not attached to this store");
-    return store_write(s, rebuild_fn, v);
+    rebuild_t r = {NULL, v, progress, arg, 0, 0};
+    return store_write(s, rebuild_fn, &r);
+}
+
+int stats_rebuild(store_t *s)
+{
+    return stats_rebuild_progress(s, NULL, NULL);
 }
 
 static int version_ok(store_t *s, bool *ok)
@@ -162,5 +179,17 @@ int stats_attach(store_t *s)
         return rc;
     /* A read-only store cannot be rebuilt; its queries say so
      * (views_version_check in stats_query). */
-    return store_rdonly(s) ? 0 : stats_rebuild(s);
+    if (store_rdonly(s))
+        return 0;
+    /* On a big hub this takes a while, inside whatever opened the store
+     * (the daemon's start, a record): say so. */
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    rc = stats_rebuild(s);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    if (!rc && secs >= 1)
+        log_info("stats", "statistics view (layout %s) rebuilt from the events held in %.1f s",
+                 STATS_VERSION, secs);
+    return rc;
 }
