@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A county hub under attack from the network (BRIEF §3 "Security", §4 "Bad
-# input"). liandong-hostile (tests/integration/hostile.c) connects like a
+# input"). liandong-hostile (tests/integration/hostile/) connects like a
 # child and misbehaves: no CURVE, an unknown key, forged HELLOs, other units'
 # events, garbage, oversized frames and counts, a seq gap, an equivocation,
 # a subscription to another child's topic, thousands of minted origins.
