@@ -195,6 +195,7 @@ static int txn_begin(store_t *s, bool write, store_txn_t *t)
 static void txn_release(store_txn_t *t)
 {
     t->txn = NULL;
+    t->ev_cur = NULL;   /* a write txn's cursors end with it */
     pthread_setspecific(t->s->in_txn, NULL);
     pthread_rwlock_unlock(&t->s->remap);
     buf_free(&t->enc);

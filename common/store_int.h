@@ -70,6 +70,7 @@ struct store_txn {
     bool map_full;              /* an operation hit MDB_MAP_FULL: grow and retry */
     int failed;                 /* first failed write: the txn must not commit */
     int append_mode;            /* 0 try MDB_APPEND, -1 it failed once: plain puts */
+    MDB_cursor *ev_cur;         /* for those puts; LMDB closes it with the txn */
     store_head_cache_t hc;
     bool hlc_loaded, hlc_dirty;
     hlc_t hlc;

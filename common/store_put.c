@@ -35,19 +35,28 @@ static int events_put(store_txn_t *t, const char *origin, size_t olen, uint64_t 
 {
     uint8_t k[STORE_EVKEY_MAX];
     size_t klen = store_evkey(k, origin, olen, seq);
-    unsigned flags = t->append_mode == 0 ? MDB_APPEND : MDB_NOOVERWRITE;
-    int rc = store_txn_mput(t, t->s->db_events, "put events", k, klen, raw, len, flags);
-    if (rc == MDB_KEYEXIST && flags == MDB_APPEND) {
-        t->append_mode = -1;
-        /* The fault hook already counted this put; do not count it twice. */
-        MDB_val kv = {klen, k}, vv = {len, (void *)raw};
-        rc = mdb_put(t->txn, t->s->db_events, &kv, &vv, MDB_NOOVERWRITE);
-        if (rc && rc != MDB_KEYEXIST) {
-            if (rc == MDB_MAP_FULL)
-                t->map_full = true;
-            return store_txn_fail(t, store_lmdb_err(rc, "put events"));
-        }
+    int rc;
+    if (t->append_mode == 0) {
+        rc = store_txn_mput(t, t->s->db_events, "put events", k, klen, raw, len, MDB_APPEND);
+        if (rc != MDB_KEYEXIST)
+            goto done;
+        t->append_mode = -1;   /* interleaved origins: puts from here on */
+    } else if ((rc = store_fault_check("put events"))) {
+        return store_txn_fail(t, rc);
     }
+    /* Through one cursor for the whole transaction: a put that lands on the
+     * leaf page the cursor is on (the next seq of the origin put last) skips
+     * the descent from the root; LMDB checks that itself. */
+    if (!t->ev_cur && (rc = mdb_cursor_open(t->txn, t->s->db_events, &t->ev_cur)))
+        return store_txn_fail(t, store_lmdb_err(rc, "open a cursor on events"));
+    MDB_val kv = {klen, k}, vv = {len, (void *)raw};
+    rc = mdb_cursor_put(t->ev_cur, &kv, &vv, MDB_NOOVERWRITE);
+    if (rc && rc != MDB_KEYEXIST) {
+        if (rc == MDB_MAP_FULL)
+            t->map_full = true;
+        return store_txn_fail(t, store_lmdb_err(rc, "put events"));
+    }
+done:
     if (rc == MDB_KEYEXIST)
         return store_txn_fail(t, err_set(LD_ECORRUPT, "store: event %.*s/%llu is stored "
                                          "beyond its head", (int)olen, origin,
