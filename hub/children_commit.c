@@ -16,7 +16,6 @@
 #include "common/err.h"
 #include "common/log.h"
 
-
 /* On a thread of libuv's pool: the puts of every batch in flight, one
  * transaction, one fsync. Only c->inflight, c->commit_* and the store. */
 static int commit_fn(store_txn_t *t, void *arg)
