@@ -257,6 +257,13 @@ static void on_ctl(zloop_t *w, zloop_msg_t *zm)
     case MSG_T_ERROR: {
         char why[MSG_TEXT_MAX + 64];
         snprintf(why, sizeof why, "%.*s (code %u)", (int)m.text.len, m.text.ptr, m.code);
+        if (m.code == MSG_ERR_SESSION) {
+            /* Not a refusal: the hub ended this connection's session (it did
+             * not hear us for a while). Say HELLO again soon, on a new one. */
+            if (l->state == LINK_UP_ACTIVE)
+                link_teardown(l, "the hub ended the session");
+            break;
+        }
         on_refused(l, why);
         break;
     }

@@ -320,7 +320,14 @@ static void on_router(zloop_t *w, zloop_msg_t *zm)
         return;
     }
     child_t *ch = child_find(c, user);
-    if (!ch || !ch->active || m.session != ch->session)
+    if (ch && !ch->active) {
+        /* We ended its session (silent, say) and it does not know yet: tell
+         * it, rather than leave it to notice our silence a dead time later.
+         * A connection carries one session, so this cannot hit a newer one. */
+        send_error(c, rid, rid_len, MSG_ERR_SESSION, "session ended by the hub: say HELLO again");
+        return;
+    }
+    if (!ch || m.session != ch->session)
         return;
     ch->last_seen_ms = children_now_ms(c);
     if (m.type == MSG_T_PING) {

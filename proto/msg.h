@@ -63,8 +63,10 @@ enum {
     MSG_ERR_ORIGIN  = 2,   /* an origin this key may not speak for (HELLO or a BATCH) */
     MSG_ERR_EPOCH   = 3,   /* the child's store is not the one the parent knows */
     MSG_ERR_BUSY    = 4,   /* try again later */
-    MSG_ERR_BATCH   = 5    /* a BATCH refused for anything else: malformed, invalid
+    MSG_ERR_BATCH   = 5,   /* a BATCH refused for anything else: malformed, invalid
                               events, over a limit; the text says which */
+    MSG_ERR_SESSION = 6    /* the session this connection had was ended by the hub
+                              (it heard nothing for a while): say HELLO again */
 };
 
 typedef struct msg_vv_entry {

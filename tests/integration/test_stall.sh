@@ -10,10 +10,11 @@
 #    the township's session as "silent";
 #  - the township, blocked while committing an event from the hub: it must
 #    not tear the link down as "the hub went silent".
-# The other side may time out meanwhile: it really heard nothing, ends the
-# session, and stops sending on it; then the stalled side notices that
-# silence too, a dead time (500 ms) after it woke. What must not happen is
-# the verdict at its first tick after waking, on time it was not listening.
+# The other side may time out meanwhile: it really heard nothing and ends
+# the session; it then answers the stalled side's next message with ERROR 6
+# (session ended), and that side says HELLO again at once. What must not
+# happen is a verdict at its first tick after waking, on time it was not
+# listening.
 # Both events still arrive.
 . "$(dirname "$0")/lib.sh"
 
@@ -80,3 +81,11 @@ if silent_soon "$TOWN.log" "$from" "$released" "the hub went silent"; then
     fail "the township, stalled $ms ms, called the hub silent:"$'\n'"$(tail -20 "$TOWN.log")"
 fi
 pass "the township stalled $ms ms behind the writer lock and did not call the hub silent"
+# Meanwhile the hub, hearing nothing, ended the session; the township's first
+# message after waking gets ERROR 6 and it says HELLO again at once, instead
+# of waiting a dead time to notice that the hub stopped talking to it.
+tail -n +$((from + 1)) "$TOWN.log" | grep -q "ended: the hub ended the session" \
+    || fail "the township was not told its session had ended:"$'\n'"$(tail -20 "$TOWN.log")"
+! tail -n +$((from + 1)) "$TOWN.log" | grep -q "the hub went silent" \
+    || fail "the township waited for silence:"$'\n'"$(tail -20 "$TOWN.log")"
+pass "the hub's ended session was reported to the township at once (ERROR 6)"
