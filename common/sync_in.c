@@ -231,17 +231,8 @@ int sync_in_note_events(sync_in_t *i, const sync_events_t *events)
 int sync_in_apply_events(store_txn_t *t, sync_in_t *i, const sync_events_t *events,
                          sync_in_counts_t *c)
 {
-    mpk_str_t last = {NULL, 0};
-    for (uint32_t k = 0; k < events->n; k++) {
-        store_put_result_t res;
-        const proto_event_t *ev = &events->ev[k];
-        int rc = store_txn_put_event(t, ev, &res);
-        if (rc)
-            return err_wrap(rc, "event %u", k);
-        if ((rc = note_put(i, ev, res, &last, c)))
-            return rc;
-    }
-    return 0;
+    int rc = sync_in_put_events(t, events, c);
+    return rc ? rc : sync_in_note_events(i, events);
 }
 
 int sync_in_ack(sync_in_t *i, store_t *s, uint64_t batch, buf_t *out)
