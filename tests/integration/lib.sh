@@ -127,6 +127,15 @@ head_of() {
 # has_head DIR ORIGIN SEQ: DIR holds ORIGIN up to at least SEQ.
 has_head() { [ "$(head_of "$1" "$2")" -ge "$3" ]; }
 
+# agree DIR_A DIR_B: same seq and head hash for every origin both hold.
+agree() {
+    "$NODE" digest --dir "$1" --json >"$T/da.json"
+    "$NODE" digest --dir "$2" --json >"$T/db.json"
+    jq -n -e --slurpfile a "$T/da.json" --slurpfile b "$T/db.json" \
+        '$a[0] as $a | $b[0] as $b |
+         [$a | keys[] | select($b[.] != null) | $a[.] == $b[.]] | all' >/dev/null
+}
+
 # gen_events N [PREFIX]: N realistic JSON Lines events for import.
 gen_events() {
     local n=$1 i

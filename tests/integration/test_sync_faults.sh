@@ -92,15 +92,6 @@ ensure_running() {
     for d in "${TOWNS[@]/#/$T/}"; do [ -n "${LD_DAEMON[$d]:-}" ] || start_daemon "$NODE" "$d"; done
 }
 
-# agree DIR_A DIR_B: same seq and head hash for every origin both hold.
-agree() {
-    "$NODE" digest --dir "$1" --json >"$T/da.json"
-    "$NODE" digest --dir "$2" --json >"$T/db.json"
-    jq -n -e --slurpfile a "$T/da.json" --slurpfile b "$T/db.json" \
-        '$a[0] as $a | $b[0] as $b |
-         [$a | keys[] | select($b[.] != null) | $a[.] == $b[.]] | all' >/dev/null
-}
-
 # clean DIR: no equivocation and nothing held aside.
 clean() {
     "$NODE" status --dir "$1" --json | jq -e '.equivocations == 0 and .held == 0' >/dev/null

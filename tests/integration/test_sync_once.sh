@@ -62,15 +62,6 @@ in_sync() {
     pass "$1: exit 0 in $MS ms: $OUT"
 }
 
-# agree DIR_A DIR_B: same seq and head hash for every origin both hold.
-agree() {
-    "$NODE" digest --dir "$1" --json >"$T/da.json"
-    "$NODE" digest --dir "$2" --json >"$T/db.json"
-    jq -n -e --slurpfile a "$T/da.json" --slurpfile b "$T/db.json" \
-        '$a[0] as $a | $b[0] as $b |
-         [$a | keys[] | select($b[.] != null) | $a[.] == $b[.]] | all' >/dev/null
-}
-
 # ---- failures ----
 
 # Nobody listens on the hub's port: the reason comes at the timeout.
