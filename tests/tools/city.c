@@ -281,18 +281,7 @@ static int cmd_check(const opts_t *o)
         return err_set(LD_EINVAL, "%s: %s", o->stats, je.text);
     int rc = expected(o, &ref), bad = 0;
     if (!rc) {
-        bad = stats_ref_diff(json_object_get(ref, "total"), json_object_get(got, "total"), "total",
-                             stdout);
-        const char *k;
-        json_t *g;
-        json_object_foreach(json_object_get(ref, "groups"), k, g) {
-            json_t *mine = NULL, *x;
-            size_t i;
-            json_array_foreach(json_object_get(got, "groups"), i, x)
-                if (strcmp(json_string_value(json_object_get(x, "unit")), k) == 0)
-                    mine = x;
-            bad += stats_ref_diff(g, mine, k, stdout);
-        }
+        bad = stats_ref_diff_query(ref, got, stdout);
         printf("check: %zu groups, %d differences\n", json_object_size(json_object_get(ref, "groups")),
                bad);
     }

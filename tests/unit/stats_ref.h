@@ -489,4 +489,23 @@ static int stats_ref_diff(json_t *ref, json_t *got, const char *p, FILE *f)
     return bad;
 }
 
+/* stats_ref_diff over a whole query: the total, then each group of ref
+ * against the group of got for the same unit (absent: every leaf differs). */
+static int stats_ref_diff_query(json_t *ref, json_t *got, FILE *f)
+{
+    int bad = stats_ref_diff(json_object_get(ref, "total"), json_object_get(got, "total"),
+                             "total", f);
+    const char *k;
+    json_t *g;
+    json_object_foreach(json_object_get(ref, "groups"), k, g) {
+        json_t *mine = NULL, *x;
+        size_t i;
+        json_array_foreach(json_object_get(got, "groups"), i, x)
+            if (strcmp(json_string_value(json_object_get(x, "unit")), k) == 0)
+                mine = x;
+        bad += stats_ref_diff(g, mine, k, f);
+    }
+    return bad;
+}
+
 #endif
