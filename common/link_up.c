@@ -9,6 +9,7 @@
 #include "common/link_up.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/stall.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -532,14 +533,13 @@ static void on_timer(uv_timer_t *t)
     uint64_t now = now_ms(l);
     /* Time this process was busy elsewhere (a long commit) delays this timer
      * and leaves the parent's messages unread: not the parent's silence. */
-    if (l->last_tick_ms && now - l->last_tick_ms > 2 * (uint64_t)tick_ms(l)) {
-        uint64_t stalled = now - l->last_tick_ms - tick_ms(l);
-        l->last_rx_ms = l->last_rx_ms + stalled < now ? l->last_rx_ms + stalled : now;
+    uint64_t stalled = stall_measure(&l->last_tick_ms, now, tick_ms(l));
+    if (stalled) {
+        stall_forgive(&l->last_rx_ms, stalled, now);
         if (l->state != LINK_UP_IDLE)
             log_info("link", "busy for %llu ms: not counted as the hub's silence",
                      (unsigned long long)stalled);
     }
-    l->last_tick_ms = now;
     if (l->state == LINK_UP_IDLE) {
         if (now >= l->reconnect_at_ms && l->open_watchers == 0) {
             int rc = link_connect(l);

@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/link_up.h"
 #include "common/log.h"
+#include "common/stall.h"
 #include "hub/children_int.h"
 
 #include <errno.h>
@@ -546,9 +547,7 @@ static void on_timer(uv_timer_t *t)
      * silence. Without this, a hub busy for longer than dead_ms (a big group
      * commit on a slow disk) ended every session at the next tick, and the
      * children reconnected and resent, only to be ended again. */
-    uint64_t stalled = c->last_tick_ms && now - c->last_tick_ms > 2 * (uint64_t)c->o.heartbeat_ms
-                       ? now - c->last_tick_ms - c->o.heartbeat_ms : 0;
-    c->last_tick_ms = now;
+    uint64_t stalled = stall_measure(&c->last_tick_ms, now, c->o.heartbeat_ms);
     if (stalled)
         log_info("hub", "busy for %llu ms: not counted as the children's silence",
                  (unsigned long long)stalled);
@@ -556,8 +555,7 @@ static void on_timer(uv_timer_t *t)
         child_t *ch = c->child[i];
         if (!ch->active)
             continue;
-        if (stalled)
-            ch->last_seen_ms = ch->last_seen_ms + stalled < now ? ch->last_seen_ms + stalled : now;
+        stall_forgive(&ch->last_seen_ms, stalled, now);
         if (now - ch->last_seen_ms > c->o.dead_ms) {
             children_end_session(c, ch, "silent");
             continue;
