@@ -20,15 +20,21 @@
 #define MAX_RECORDS   (1u << 17)      /* flush beyond this many records... */
 #define MAX_BYTES     (96u << 20)     /* ...or this much memory */
 
+/* A slot keeps the record's hash beside the pointer: a probe that does not
+ * match costs no visit to the record (a cache miss in a table of 10^5). */
+typedef struct slot {
+    uint32_t hash;
+    stats_rec_t *r;
+} slot_t;
+
 struct stats_cache {
-    stats_rec_t **slot;
+    slot_t *slot;
     size_t cap, n;
     char **chunk;
     size_t nchunk, capchunk, used, bytes;
 };
 
 /* A multiplicative hash, eight bytes at a time. */
-static int rec_cmp(const void *a, const void *b);
 
 static uint32_t hash(int db, const uint8_t *k, size_t len)
 {
@@ -115,17 +121,16 @@ static void *arena(stats_cache_t *c, size_t size)
 static int grow(stats_cache_t *c)
 {
     size_t cap = c->cap * 2;
-    stats_rec_t **slot = calloc(cap, sizeof *slot);
+    slot_t *slot = calloc(cap, sizeof *slot);
     if (!slot)
         return err_set(LD_ENOMEM, "statistics: out of memory");
     for (size_t i = 0; i < c->cap; i++) {
-        stats_rec_t *r = c->slot[i];
-        if (!r)
+        if (!c->slot[i].r)
             continue;
-        size_t j = r->hash & (cap - 1);
-        while (slot[j])
+        size_t j = c->slot[i].hash & (cap - 1);
+        while (slot[j].r)
             j = (j + 1) & (cap - 1);
-        slot[j] = r;
+        slot[j] = c->slot[i];
     }
     free(c->slot);
     c->slot = slot;
@@ -144,8 +149,10 @@ int stats_cache_find(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const 
 {
     uint32_t h = hash(db, k, klen);
     size_t i = h & (c->cap - 1);
-    for (stats_rec_t *r; (r = c->slot[i]); i = (i + 1) & (c->cap - 1)) {
-        if (r->hash == h && r->db == db && r->klen == klen && memcmp(r->key, k, klen) == 0) {
+    for (; c->slot[i].r; i = (i + 1) & (c->cap - 1)) {
+        stats_rec_t *r = c->slot[i].r;
+        if (c->slot[i].hash == h && r->db == db && r->klen == klen &&
+            memcmp(r->key, k, klen) == 0) {
             *out = r;
             return 0;
         }
@@ -160,10 +167,6 @@ int stats_cache_find(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const 
     stats_rec_t *r = arena(c, sizeof *r + kpad + cap);
     if (!r)
         return err_set(LD_ENOMEM, "statistics: out of memory");
-    r->hash = h;
-    r->prefix = 0;
-    for (size_t j = 0; j < 8; j++)
-        r->prefix = (r->prefix << 8) | (j < klen ? k[j] : 0);
     r->db = (uint8_t)db;
     r->klen = (uint16_t)klen;
     r->existed = rc == 0;
@@ -178,41 +181,90 @@ int stats_cache_find(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const 
     memset(r->val, 0, cap);
     if (r->len)
         memcpy(r->val, val.mv_data, r->len);
-    c->slot[i] = r;
+    c->slot[i] = (slot_t){h, r};
     if (++c->n * 2 > c->cap && (rc = grow(c)))
         return rc;
     *out = r;
     return 0;
 }
 
-int stats_cache_partials(stats_cache_t *c, stats_rec_t ***out, size_t *n)
+/*
+ * Sorting by key: qsort over record pointers would visit two records per
+ * comparison. The first 16 key bytes (the database before them) are copied
+ * beside each pointer instead; only keys that share them are compared whole.
+ */
+typedef struct sort_ent {
+    uint64_t k0, k1;
+    stats_rec_t *r;
+} sort_ent_t;
+
+static uint64_t key_word(const stats_rec_t *r, size_t from, size_t n)
+{
+    uint64_t w = 0;
+    for (size_t j = from; j < from + n; j++)
+        w = (w << 8) | (j < r->klen ? r->key[j] : 0);
+    return w;
+}
+
+static int sort_cmp(const void *a, const void *b)
+{
+    const sort_ent_t *x = a, *y = b;
+    if (x->k0 != y->k0)
+        return x->k0 < y->k0 ? -1 : 1;
+    if (x->k1 != y->k1)
+        return x->k1 < y->k1 ? -1 : 1;
+    size_t n = x->r->klen < y->r->klen ? x->r->klen : y->r->klen;
+    int c = memcmp(x->r->key, y->r->key, n);
+    return c ? c : (x->r->klen > y->r->klen) - (x->r->klen < y->r->klen);
+}
+
+/* Collects the records that pass `want` into a new array sorted by
+ * (database, key). */
+static int collect_sorted(stats_cache_t *c, bool (*want)(const stats_rec_t *),
+                          stats_rec_t ***out, size_t *n)
 {
     *n = 0;
     *out = malloc((c->n ? c->n : 1) * sizeof **out);
-    if (!*out)
+    sort_ent_t *e = malloc((c->n ? c->n : 1) * sizeof *e);
+    if (!*out || !e) {
+        free(*out);
+        *out = NULL;
+        free(e);
         return err_set(LD_ENOMEM, "statistics: out of memory");
-    for (size_t i = 0; i < c->cap; i++)
-        if (c->slot[i] && c->slot[i]->partial)
-            (*out)[(*n)++] = c->slot[i];
-    qsort(*out, *n, sizeof **out, rec_cmp);
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < c->cap; i++) {
+        stats_rec_t *r = c->slot[i].r;
+        if (r && want(r))
+            e[m++] = (sort_ent_t){(uint64_t)r->db << 56 | key_word(r, 0, 7),
+                                  key_word(r, 7, 8), r};
+    }
+    qsort(e, m, sizeof *e, sort_cmp);
+    for (size_t i = 0; i < m; i++)
+        (*out)[i] = e[i].r;
+    free(e);
+    *n = m;
     return 0;
+}
+
+static bool is_partial(const stats_rec_t *r)
+{
+    return r->partial;
+}
+
+static bool is_unsorted_dirty(const stats_rec_t *r)
+{
+    return r->dirty && !r->presorted;
+}
+
+int stats_cache_partials(stats_cache_t *c, stats_rec_t ***out, size_t *n)
+{
+    return collect_sorted(c, is_partial, out, n);
 }
 
 bool stats_cache_full(const stats_cache_t *c)
 {
     return c->n >= MAX_RECORDS || c->bytes >= MAX_BYTES;
-}
-
-static int rec_cmp(const void *a, const void *b)
-{
-    const stats_rec_t *x = *(stats_rec_t *const *)a, *y = *(stats_rec_t *const *)b;
-    if (x->db != y->db)
-        return x->db < y->db ? -1 : 1;
-    if (x->prefix != y->prefix)
-        return x->prefix < y->prefix ? -1 : 1;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key, y->key, n);
-    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
 static bool all_zero(const stats_rec_t *r)
@@ -251,16 +303,13 @@ static int write_run(MDB_txn *txn, const MDB_dbi dbi[2], MDB_cursor *cur[2],
 int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2],
                       stats_rec_t *const *sorted, size_t nsorted)
 {
-    size_t n = 0;
-    stats_rec_t **dirty = malloc((c->n ? c->n : 1) * sizeof *dirty);
-    if (!dirty)
-        return err_set(LD_ENOMEM, "statistics: out of memory");
-    for (size_t i = 0; i < c->cap; i++)
-        if (c->slot[i] && c->slot[i]->dirty && !c->slot[i]->presorted)
-            dirty[n++] = c->slot[i];
-    qsort(dirty, n, sizeof *dirty, rec_cmp);
+    size_t n;
+    stats_rec_t **dirty;
+    int rc = collect_sorted(c, is_unsorted_dirty, &dirty, &n);
+    if (rc)
+        return rc;
     MDB_cursor *cur[2] = {NULL, NULL};
-    int rc = write_run(txn, dbi, cur, sorted, nsorted);
+    rc = write_run(txn, dbi, cur, sorted, nsorted);
     if (!rc)
         rc = write_run(txn, dbi, cur, dirty, n);
     for (int i = 0; i < 2; i++)

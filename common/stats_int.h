@@ -200,8 +200,6 @@ enum { STATS_DB_AGG, STATS_DB_ENT };
 /* One cached record: its key, and its value in a buffer of cap bytes of
  * which len are the record (0: absent). Set dirty after changing it. */
 typedef struct stats_rec {
-    uint64_t prefix;      /* the key's first 8 bytes, big-endian: a quick sort key */
-    uint32_t hash;
     uint16_t klen;
     uint8_t db, existed;
     bool dirty;

@@ -4,7 +4,7 @@
  *
  *   liandong-city load --dir HUBDIR [--seed S] [--activity A] [--townships N]
  *                      [--year Y] [--clock MS] [--only ORIGIN] [--batch B]
- *                      [--views all|stats|none] [--shuffle] [--dups PCT] [--events N]
+ *                      [--views all|stats|joint|none] [--vs DIR2 [--vs-views V]] [--shuffle] [--dups PCT] [--events N]
  *       generates the city and puts every event into the hub at HUBDIR (made
  *       by `liandong-hub init --id hrb`) the way its merge does: store_txn_put
  *       in transactions of B events (default 5000). --shuffle delivers in a
@@ -12,7 +12,10 @@
  *       them. --events N scales the activity to about N events. --pregen
  *       generates everything before loading (in order). --views picks the
  *       views maintained: all (default), none, stats or joint only. Prints one line with the ingest rate, timing
- *       only the store writes (not the generation).
+ *       only the store writes (not the generation). --vs DIR2 [--vs-views V2]
+ *       loads a copy of the same hub (cp -a of HUBDIR before either was
+ *       loaded) batch by batch alongside, in turns first, and prints its
+ *       line second: two sets of views compared under the same conditions.
  *   liandong-city expect --dir DIR [--unit ORIGIN] [--period P] [--now DATE]
  *       the figures recomputed by a plain scan of the events held
  *       (tests/unit/stats_ref.h), as JSON.
@@ -38,19 +41,30 @@
 
 typedef struct opts {
     const char *dir, *views, *unit, *period, *now, *stats;
+    const char *vs_dir, *vs_views;   /* --vs: a second store loaded batch by batch alongside */
     cg_opts_t cg;
     size_t batch;
     bool shuffle, pregen;
     double dups;
 } opts_t;
 
-typedef struct loader {
+/* One store being loaded, and what its writes cost. */
+typedef struct target {
+    unit_t *u;            /* with --views all; else NULL and s opened alone */
     store_t *s;
+    const char *views;
+    uint64_t stored, dup, held, equiv;
+    double wall, cpu;
+} target_t;
+
+typedef struct loader {
+    target_t tg[2];       /* with --vs, each batch goes into both, in turns first */
+    int ntg;
+    size_t nbatch;
     buf_t data;           /* events back to back */
     size_t *off, n, cap;  /* offsets of the batch (or of everything, with --shuffle) */
     size_t batch;
-    uint64_t stored, dup, held, equiv, total;
-    double wall, cpu;
+    uint64_t total;
 } loader_t;
 
 static double now_s(clockid_t c)
@@ -81,17 +95,29 @@ static int put_fn(store_txn_t *t, void *arg)
     return 0;
 }
 
-static int load_range(loader_t *l, size_t from, size_t to)
+static int load_into(loader_t *l, target_t *g, size_t from, size_t to)
 {
     put_ctx_t p = {l, from, to, {0}};
     double w = now_s(CLOCK_MONOTONIC), c = now_s(CLOCK_PROCESS_CPUTIME_ID);
-    int rc = store_write(l->s, put_fn, &p);
-    l->wall += now_s(CLOCK_MONOTONIC) - w;
-    l->cpu += now_s(CLOCK_PROCESS_CPUTIME_ID) - c;
-    l->stored += p.counts[STORE_PUT_STORED];
-    l->held += p.counts[STORE_PUT_HELD];
-    l->dup += p.counts[STORE_PUT_DUPLICATE];
-    l->equiv += p.counts[STORE_PUT_EQUIVOCATION];
+    int rc = store_write(g->s, put_fn, &p);
+    g->wall += now_s(CLOCK_MONOTONIC) - w;
+    g->cpu += now_s(CLOCK_PROCESS_CPUTIME_ID) - c;
+    g->stored += p.counts[STORE_PUT_STORED];
+    g->held += p.counts[STORE_PUT_HELD];
+    g->dup += p.counts[STORE_PUT_DUPLICATE];
+    g->equiv += p.counts[STORE_PUT_EQUIVOCATION];
+    return rc;
+}
+
+/* With two targets the batch goes into both, the first one first on even
+ * batches and last on odd ones: whatever the machine does meanwhile (another
+ * process, the page cache writing back) falls on both alike. */
+static int load_range(loader_t *l, size_t from, size_t to)
+{
+    int rc = 0;
+    for (int i = 0; i < l->ntg && !rc; i++)
+        rc = load_into(l, &l->tg[(size_t)i ^ (l->nbatch & (size_t)(l->ntg - 1))], from, to);
+    l->nbatch++;
     return rc;
 }
 
@@ -159,41 +185,72 @@ static int load_shuffled(loader_t *l, const opts_t *o)
     return rc;
 }
 
-static int open_store(const opts_t *o, unit_t **u, store_t **s)
+static int open_target(const char *dir, const char *views, target_t *g)
 {
-    if (strcmp(o->views, "all") == 0) {
-        int rc = unit_open(o->dir, NULL, u);
-        *s = rc ? NULL : (*u)->store;
+    g->views = views;
+    if (strcmp(views, "all") == 0) {
+        int rc = unit_open(dir, NULL, &g->u);
+        g->s = rc ? NULL : g->u->store;
         return rc;
     }
+    if (strcmp(views, "stats") && strcmp(views, "joint") && strcmp(views, "none"))
+        return err_set(LD_EINVAL, "--views: all, stats, joint or none, not %s", views);
     char path[4096];
-    snprintf(path, sizeof path, "%s/store", o->dir);
-    int rc = store_open(path, 0, NULL, s);
-    if (!rc && strcmp(o->views, "stats") == 0)
-        rc = stats_attach(*s);
-    if (!rc && strcmp(o->views, "joint") == 0)
-        rc = joint_attach(*s);
+    snprintf(path, sizeof path, "%s/store", dir);
+    int rc = store_open(path, 0, NULL, &g->s);
+    if (!rc && strcmp(views, "stats") == 0)
+        rc = stats_attach(g->s);
+    if (!rc && strcmp(views, "joint") == 0)
+        rc = joint_attach(g->s);
     return rc;
+}
+
+static void close_target(target_t *g)
+{
+    if (g->u)
+        unit_close(&g->u);
+    else if (g->s)
+        store_close(&g->s);
+}
+
+/* The head of the city's own log in g: the generated city continues it. */
+static int root_head(target_t *g, store_head_t *h)
+{
+    if (strcmp(store_origin(g->s), "hrb") != 0)
+        return err_set(LD_EINVAL, "the generated city is hrb: init the hub with --id hrb");
+    store_txn_t *t;
+    int rc = store_read_begin(g->s, &t);
+    if (!rc) {
+        store_head_get(t, "hrb", h);
+        store_read_end(&t);
+    }
+    return rc;
+}
+
+static void print_target(const loader_t *l, const target_t *g)
+{
+    printf("city: events=%llu stored=%llu duplicates=%llu held=%llu equivocations=%llu "
+           "views=%s seconds=%.2f ingest_eps=%.0f cpu_eps=%.0f\n",
+           (unsigned long long)l->total, (unsigned long long)g->stored,
+           (unsigned long long)g->dup, (unsigned long long)g->held,
+           (unsigned long long)g->equiv, g->views, g->wall,
+           g->stored / (g->wall > 0 ? g->wall : 1), g->stored / (g->cpu > 0 ? g->cpu : 1));
 }
 
 static int cmd_load(opts_t *o)
 {
-    unit_t *u = NULL;
     loader_t l;
     memset(&l, 0, sizeof l);
-    int rc = open_store(o, &u, &l.s);
-    if (rc)
-        return rc;
-    if (strcmp(store_origin(l.s), "hrb") != 0) {
-        err_set(LD_EINVAL, "the generated city is hrb: init the hub with --id hrb");
-        rc = LD_EINVAL;
-    }
-    store_txn_t *t;
-    store_head_t h = {0};
-    if (!rc && !(rc = store_read_begin(l.s, &t))) {
-        store_head_get(t, "hrb", &h);
-        store_read_end(&t);
-    }
+    l.ntg = o->vs_dir ? 2 : 1;
+    int rc = open_target(o->dir, o->views, &l.tg[0]);
+    if (!rc && o->vs_dir)
+        rc = open_target(o->vs_dir, o->vs_views ? o->vs_views : o->views, &l.tg[1]);
+    store_head_t h = {0}, h2 = {0};
+    if (!rc)
+        rc = root_head(&l.tg[0], &h);
+    if (!rc && o->vs_dir && !(rc = root_head(&l.tg[1], &h2)) &&
+        (h.seq != h2.seq || memcmp(h.hash, h2.hash, PROTO_HASH_LEN)))
+        rc = err_set(LD_EINVAL, "--vs: the two hubs must start as copies of one another");
     o->cg.root_seq = h.seq;
     memcpy(o->cg.root_prev, h.hash, PROTO_HASH_LEN);
     l.batch = o->shuffle || o->pregen ? 0 : o->batch;
@@ -205,19 +262,12 @@ static int cmd_load(opts_t *o)
     } else if (!rc && l.n) {
         rc = load_range(&l, 0, l.n);
     }
-    if (!rc)
-        printf("city: events=%llu stored=%llu duplicates=%llu held=%llu equivocations=%llu "
-               "views=%s seconds=%.2f ingest_eps=%.0f cpu_eps=%.0f\n",
-               (unsigned long long)l.total, (unsigned long long)l.stored,
-               (unsigned long long)l.dup, (unsigned long long)l.held,
-               (unsigned long long)l.equiv, o->views, l.wall, l.stored / (l.wall > 0 ? l.wall : 1),
-               l.stored / (l.cpu > 0 ? l.cpu : 1));
+    for (int i = 0; !rc && i < l.ntg; i++)
+        print_target(&l, &l.tg[i]);
     buf_free(&l.data);
     free(l.off);
-    if (u)
-        unit_close(&u);
-    else
-        store_close(&l.s);
+    for (int i = 0; i < l.ntg; i++)
+        close_target(&l.tg[i]);
     return rc;
 }
 
@@ -297,7 +347,8 @@ int main(int argc, char **argv)
         {"activity", required_argument, NULL, 'a'}, {"townships", required_argument, NULL, 't'},
         {"year", required_argument, NULL, 'y'}, {"clock", required_argument, NULL, 'c'},
         {"only", required_argument, NULL, 'o'}, {"batch", required_argument, NULL, 'b'},
-        {"views", required_argument, NULL, 'v'}, {"shuffle", no_argument, NULL, 'S'},
+        {"views", required_argument, NULL, 'v'}, {"vs", required_argument, NULL, 'V'},
+        {"vs-views", required_argument, NULL, 'W'}, {"shuffle", no_argument, NULL, 'S'},
         {"dups", required_argument, NULL, 'D'}, {"unit", required_argument, NULL, 'u'},
         {"period", required_argument, NULL, 'p'}, {"now", required_argument, NULL, 'n'},
         {"stats", required_argument, NULL, 'j'}, {"pregen", no_argument, NULL, 'P'},
@@ -320,6 +371,8 @@ int main(int argc, char **argv)
         case 'o': o.cg.only = optarg; break;
         case 'b': o.batch = strtoul(optarg, NULL, 10); break;
         case 'v': o.views = optarg; break;
+        case 'V': o.vs_dir = optarg; break;
+        case 'W': o.vs_views = optarg; break;
         case 'S': o.shuffle = true; break;
         case 'P': o.pregen = true; break;
         case 'e':   /* about N events: the city makes ~62,000 + ~105,600 per unit of activity */
