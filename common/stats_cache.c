@@ -30,6 +30,9 @@ typedef struct slot {
 struct stats_cache {
     slot_t *slot;
     size_t cap, n;
+    stats_rec_t **list;   /* the n records in the order made: walked in the
+                             arena's order, not the table's (cache misses) */
+    size_t caplist;
     char **chunk;
     size_t nchunk, capchunk, used, bytes;
 };
@@ -87,6 +90,7 @@ void stats_cache_destroy(stats_cache_t **cp)
         free(c->chunk[i]);
     free(c->chunk);
     free(c->slot);
+    free(c->list);
     free(c);
 }
 
@@ -171,7 +175,6 @@ int stats_cache_find(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const 
     r->klen = (uint16_t)klen;
     r->existed = rc == 0;
     r->partial = !load;
-    r->presorted = false;
     r->dirty = false;
     r->cap = (uint32_t)cap;
     r->len = rc ? 0 : (uint32_t)val.mv_size;
@@ -181,6 +184,15 @@ int stats_cache_find(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const 
     memset(r->val, 0, cap);
     if (r->len)
         memcpy(r->val, val.mv_data, r->len);
+    if (c->n == c->caplist) {
+        size_t cap2 = c->caplist ? 2 * c->caplist : 1024;
+        stats_rec_t **l = realloc(c->list, cap2 * sizeof *l);
+        if (!l)
+            return err_set(LD_ENOMEM, "statistics: out of memory");
+        c->list = l;
+        c->caplist = cap2;
+    }
+    c->list[c->n] = r;
     c->slot[i] = (slot_t){h, r};
     if (++c->n * 2 > c->cap && (rc = grow(c)))
         return rc;
@@ -233,9 +245,9 @@ static int collect_sorted(stats_cache_t *c, bool (*want)(const stats_rec_t *),
         return err_set(LD_ENOMEM, "statistics: out of memory");
     }
     size_t m = 0;
-    for (size_t i = 0; i < c->cap; i++) {
-        stats_rec_t *r = c->slot[i].r;
-        if (r && want(r))
+    for (size_t i = 0; i < c->n; i++) {
+        stats_rec_t *r = c->list[i];
+        if (want(r))
             e[m++] = (sort_ent_t){(uint64_t)r->db << 56 | key_word(r, 0, 7),
                                   key_word(r, 7, 8), r};
     }
@@ -252,9 +264,9 @@ static bool is_partial(const stats_rec_t *r)
     return r->partial;
 }
 
-static bool is_unsorted_dirty(const stats_rec_t *r)
+static bool is_dirty(const stats_rec_t *r)
 {
-    return r->dirty && !r->presorted;
+    return r->dirty;
 }
 
 int stats_cache_partials(stats_cache_t *c, stats_rec_t ***out, size_t *n)
@@ -300,18 +312,15 @@ static int write_run(MDB_txn *txn, const MDB_dbi dbi[2], MDB_cursor *cur[2],
     return rc;
 }
 
-int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2],
-                      stats_rec_t *const *sorted, size_t nsorted)
+int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2])
 {
     size_t n;
     stats_rec_t **dirty;
-    int rc = collect_sorted(c, is_unsorted_dirty, &dirty, &n);
+    int rc = collect_sorted(c, is_dirty, &dirty, &n);
     if (rc)
         return rc;
     MDB_cursor *cur[2] = {NULL, NULL};
-    rc = write_run(txn, dbi, cur, sorted, nsorted);
-    if (!rc)
-        rc = write_run(txn, dbi, cur, dirty, n);
+    rc = write_run(txn, dbi, cur, dirty, n);
     for (int i = 0; i < 2; i++)
         if (cur[i])
             mdb_cursor_close(cur[i]);

@@ -544,7 +544,8 @@ static void sug_merge_rec(sug_rec_t *d, const sug_rec_t *s)
 /* ---- resolving the partial records ---- */
 
 /* One partial record: read the stored one, merge, apply the change of
- * contribution, and make the cached record whole. */
+ * contribution, and write the whole record back through the same cursor,
+ * which is on its page already (the partials come sorted). */
 static int resolve(stats_view_t *v, MDB_txn *txn, MDB_cursor *cur, stats_rec_t *r)
 {
     union { dep_rec_t d; sug_rec_t s; } old, neu;
@@ -557,7 +558,7 @@ static int resolve(stats_view_t *v, MDB_txn *txn, MDB_cursor *cur, stats_rec_t *
         return stats_lmdb_fail(rc, "read an entity");
     if (!rc)
         memcpy(&old, val.mv_data, val.mv_size < size ? val.mv_size : size);
-    r->existed = rc == 0;
+    bool existed = rc == 0;
     neu = old;
     stats_ix_t x;
     x.txn = txn;
@@ -573,11 +574,12 @@ static int resolve(stats_view_t *v, MDB_txn *txn, MDB_cursor *cur, stats_rec_t *
         sug_contrib(&x, &old.s, -1);
         sug_contrib(&x, &neu.s, +1);
     }
-    memcpy(r->val, &neu, size);
-    r->len = (uint32_t)size;
+    val = (MDB_val){size, &neu};
+    if ((rc = mdb_cursor_put(cur, &key, &val, existed ? MDB_CURRENT : 0)))
+        return stats_lmdb_fail(rc, "write an entity");
+    /* Written: the cache drops it at the end of this flush without writing. */
     r->partial = false;
-    r->presorted = true;
-    r->dirty = true;
+    r->dirty = false;
     const uint8_t *z = memchr(r->key + 1, 0, r->klen - 1);
     return z ? apply(&x, (const char *)r->key + 1, (size_t)(z - r->key - 1)) : 0;
 }
@@ -595,11 +597,9 @@ int stats_flush(stats_view_t *v, MDB_txn *txn)
         rc = resolve(v, txn, cur, p[i]);
     if (cur)
         mdb_cursor_close(cur);
-    stats_memo_clear(v);
-    if (!rc)
-        rc = stats_cache_flush(v->cache, txn, v->dbi, p, n);
     free(p);
-    return rc;
+    stats_memo_clear(v);
+    return rc ? rc : stats_cache_flush(v->cache, txn, v->dbi);
 }
 
 /* ---- units ---- */

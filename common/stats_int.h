@@ -205,7 +205,6 @@ typedef struct stats_rec {
     bool dirty;
     bool partial;         /* made without reading the database: holds only what this
                              transaction merged; stats_flush resolves it */
-    bool presorted;       /* resolved by stats_flush, which writes these in its own run */
     uint32_t len, cap;
     uint8_t *key, *val;
 } stats_rec_t;
@@ -227,11 +226,9 @@ int stats_cache_find(stats_cache_t *c, MDB_txn *txn, MDB_dbi dbi, int db, const 
 int stats_cache_partials(stats_cache_t *c, stats_rec_t ***out, size_t *n);
 /* True when the cache should be flushed before it grows further. */
 bool stats_cache_full(const stats_cache_t *c);
-/* Writes every dirty record into dbi[db] (an all-zero aggregate or an empty
- * record is deleted), then clears: first `sorted` (records marked
- * presorted, in key order), then the others sorted by key. */
-int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2],
-                      stats_rec_t *const *sorted, size_t nsorted);
+/* Writes every dirty record into dbi[db] in key order (an all-zero
+ * aggregate or an empty record is deleted), then clears. */
+int stats_cache_flush(stats_cache_t *c, MDB_txn *txn, const MDB_dbi dbi[2]);
 
 #define STATS_MEMO 64
 
