@@ -108,11 +108,11 @@ void stats_add(stats_ix_t *x, int kind, int month, int idx, int32_t v)
     x->nd++;
 }
 
-/* Applies the deltas of one record (kind, month) of `origin`. Consecutive
- * events mostly hit the same record (a unit's flows of one month): the
- * view remembers the last one and skips the lookup. */
-static int apply_record(stats_ix_t *x, const char *origin, size_t olen, int kind, int month,
-                        bool *done)
+/* Applies the deltas of one record (kind, month) of `origin`, each set to
+ * zero as it is applied. Consecutive events mostly hit the same record (a
+ * unit's flows of one month): the view remembers the last one and skips
+ * the lookup. */
+static int apply_record(stats_ix_t *x, const char *origin, size_t olen, int kind, int month)
 {
     size_t n = kind == K_FLOW ? STATS_NF : kind == K_STOCK ? STATS_NS : STATS_HIST_N;
     uint8_t k[STATS_KEY_MAX];
@@ -130,12 +130,12 @@ static int apply_record(stats_ix_t *x, const char *origin, size_t olen, int kind
     }
     for (int i = 0; i < x->nd; i++) {
         stats_delta_t *d = &x->d[i];
-        if (d->kind == kind && d->month == month) {
+        if (d->v && d->kind == kind && d->month == month) {
             int32_t val;
             memcpy(&val, r->val + 4 * d->idx, 4);   /* the buffer is zero-filled to n * 4 */
             val += d->v;
             memcpy(r->val + 4 * d->idx, &val, 4);
-            done[i] = true;
+            d->v = 0;
         }
     }
     r->len = (uint32_t)(n * 4);
@@ -145,16 +145,13 @@ static int apply_record(stats_ix_t *x, const char *origin, size_t olen, int kind
 
 static int apply(stats_ix_t *x, const char *origin, size_t olen)
 {
-    bool done[MAX_DELTAS] = {false};
     if (x->nd > MAX_DELTAS)
         return err_set(LD_ECORRUPT, "statistics: one event made more than %d changes",
                        MAX_DELTAS);
     for (int i = 0; i < x->nd; i++) {
-        if (done[i] || !x->d[i].v) {
-            done[i] = true;
-            continue;
-        }
-        int rc = apply_record(x, origin, olen, x->d[i].kind, x->d[i].month, done);
+        if (!x->d[i].v)
+            continue;   /* applied with an earlier one of its record, or nothing */
+        int rc = apply_record(x, origin, olen, x->d[i].kind, x->d[i].month);
         if (rc)
             return rc;
     }
@@ -743,9 +740,17 @@ int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
     stats_date(ev->date.ptr, &x.day, &x.mon);
     const kind_rule_t *rule = rule_of(ev);
     /* The origin's hash orders events of different origins: only entities need it. */
-    x.ord = (stats_ord_t){x.day, rule->what <= X_JOINT && rule->what != X_NONE
-                                 ? stats_fnv(ev->origin.ptr, ev->origin.len) : 0,
-                          ev->hlc, ev->seq};
+    uint32_t ohash = 0;
+    if (rule->what <= X_JOINT && rule->what != X_NONE) {
+        stats_view_t *v = x.v;
+        if (v->fnv_len != ev->origin.len || memcmp(v->fnv_origin, ev->origin.ptr, v->fnv_len)) {
+            v->fnv_len = ev->origin.len <= sizeof v->fnv_origin ? ev->origin.len : 0;
+            memcpy(v->fnv_origin, ev->origin.ptr, v->fnv_len);
+            v->fnv = stats_fnv(ev->origin.ptr, ev->origin.len);
+        }
+        ohash = v->fnv_len ? v->fnv : stats_fnv(ev->origin.ptr, ev->origin.len);
+    }
+    x.ord = (stats_ord_t){x.day, ohash, ev->hlc, ev->seq};
     stats_body_t b;
     int rc = 0;
     if (rule->body && (rc = stats_body_read(ev, &b, rule->body)))

@@ -240,6 +240,11 @@ typedef struct stats_view {
     stats_rec_t *memo[STATS_MEMO]; /* aggregate records touched lately, by (kind, month);
                                       all NULL after a clear or flush */
     stats_rec_t *ememo;     /* the entity record read last; likewise */
+    /* stats_fnv of the origin of the last entity event: consecutive events
+     * mostly share it (a child's run of a batch) */
+    char fnv_origin[PROTO_ORIGIN_MAX];
+    size_t fnv_len;
+    uint32_t fnv;
 } stats_view_t;
 
 /* ---- the indexer's per-event state (stats_index.c, stats_joint.c) ---- */
