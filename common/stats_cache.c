@@ -6,7 +6,8 @@
  * instead of one get and one put per event and record.
  *
  * Records live in an arena that is dropped as a whole; the table is open
- * addressing over pointers. When it grows past its limits in the middle of
+ * addressing over (hash, pointer) slots, and a list keeps the records in
+ * the order they were made. When it grows past its limits in the middle of
  * a big transaction (an import, a rebuild), it is written out and emptied
  * there: that is allowed at any point of the transaction.
  */
@@ -38,7 +39,6 @@ struct stats_cache {
 };
 
 /* A multiplicative hash, eight bytes at a time. */
-
 static uint32_t hash(int db, const uint8_t *k, size_t len)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)db ^ len;
