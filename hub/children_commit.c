@@ -112,29 +112,74 @@ static void commit_done(uv_work_t *w, int status)
     commit_start(c);   /* what came in meanwhile */
 }
 
-/* Group commit: everything accepted since the last one goes in one
- * transaction, unless one is in flight (then at its end). */
+/* Group commit: what was accepted since the last one goes in one
+ * transaction, unless one is in flight (then at its end), up to
+ * COMMIT_MAX_EVENTS: LMDB keeps the pages a transaction dirtied on its own
+ * free list for the life of the process, and the statistics cache grows with
+ * the group, so an unbounded group (every child's whole window at once,
+ * 65,536 events from four townships) set the hub's resident memory. */
 #define COMMIT_INLINE_EVENTS 256
+#define COMMIT_MAX_EVENTS    8192
+
+static void slot_swap(struct pending_batch *a, struct pending_batch *b)
+{
+    /* A parked frame's bytes are outside its zmq_msg_t (see park()), so the
+     * decoded views into them survive the move. */
+    struct pending_batch t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Moves the first n pending batches into the (released) in-flight slots. */
+static int take_pending(children_t *c, size_t n)
+{
+    if (n == c->npend) {   /* all of them: swap the arrays */
+        struct pending_batch *p = c->inflight;
+        size_t cap = c->capinflight;
+        c->inflight = c->pend;
+        c->ninflight = c->npend;
+        c->capinflight = c->cappend;
+        c->pend = p;
+        c->npend = 0;
+        c->cappend = cap;
+        return 0;
+    }
+    if (c->capinflight < n) {
+        struct pending_batch *p = realloc(c->inflight, n * sizeof *p);
+        if (!p)
+            return err_set(LD_ENOMEM, "out of memory");
+        for (size_t i = c->capinflight; i < n; i++) {
+            p[i].events = (sync_events_t)SYNC_EVENTS_INIT;
+            zmq_msg_init(&p[i].frame);
+        }
+        c->inflight = p;
+        c->capinflight = n;
+    }
+    for (size_t i = 0; i < n; i++)
+        slot_swap(&c->inflight[i], &c->pend[i]);
+    for (size_t i = n; i < c->npend; i++)   /* the rest, in order, to the front */
+        slot_swap(&c->pend[i - n], &c->pend[i]);
+    c->ninflight = n;
+    c->npend -= n;
+    return 0;
+}
+
 static void commit_start(children_t *c)
 {
     if (!c->npend || c->committing || c->closing)
         return;
-    struct pending_batch *p = c->inflight;
-    size_t cap = c->capinflight;
-    c->inflight = c->pend;
-    c->ninflight = c->npend;
-    c->capinflight = c->cappend;
-    c->pend = p;
-    c->npend = 0;
-    c->cappend = cap;
+    size_t n = 0, events = 0;
+    while (n < c->npend && (n == 0 || events + c->pend[n].events.n <= COMMIT_MAX_EVENTS))
+        events += c->pend[n++].events.n;
+    if (take_pending(c, n)) {
+        log_error("hub", "group commit: %s; trying again at the next turn", err_msg());
+        return;
+    }
     c->committing = true;
     c->work.data = c;
     /* A small group (an online township's record) commits right here: the
      * hand-off to a pool thread and back costs ~0.15 ms per hub, which is
      * most of what a round trip through a district adds. */
-    size_t events = 0;
-    for (size_t i = 0; i < c->ninflight; i++)
-        events += c->inflight[i].events.n;
     if (events <= COMMIT_INLINE_EVENTS ||
         uv_queue_work(c->loop, &c->work, commit_work, commit_done) != 0) {
         commit_work(&c->work);
