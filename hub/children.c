@@ -627,6 +627,7 @@ int children_init(uv_loop_t *loop, children_t *c, void *zctx, store_t *s, zap_t 
     if (!c->o.stall_ms)
         c->o.stall_ms = 30000;
     snprintf(c->epoch, sizeof c->epoch, "%s", o->epoch);
+    c->commit_max = children_commit_max();
     int rc = link_endpoints(o->listen, c->endpoint);
     if (rc)
         return err_wrap(rc, "listen");

@@ -83,6 +83,7 @@ struct children {
      * touches only these fields and the store. */
     struct pending_batch *inflight;
     size_t ninflight, capinflight;
+    size_t commit_max;           /* events per group commit at most (one batch at least) */
     uv_work_t work;
     bool committing, closing;
     int commit_rc;

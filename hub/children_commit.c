@@ -11,6 +11,7 @@
 #include "hub/children_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -114,12 +115,20 @@ static void commit_done(uv_work_t *w, int status)
 
 /* Group commit: what was accepted since the last one goes in one
  * transaction, unless one is in flight (then at its end), up to
- * COMMIT_MAX_EVENTS: LMDB keeps the pages a transaction dirtied on its own
+ * c->commit_max events (COMMIT_MAX_EVENTS): LMDB keeps the pages a transaction dirtied on its own
  * free list for the life of the process, and the statistics cache grows with
  * the group, so an unbounded group (every child's whole window at once,
  * 65,536 events from four townships) set the hub's resident memory. */
 #define COMMIT_INLINE_EVENTS 256
 #define COMMIT_MAX_EVENTS    8192
+
+size_t children_commit_max(void)
+{
+    const char *e = getenv("LIANDONG_COMMIT_MAX");
+    char *end;
+    unsigned long long v = e ? strtoull(e, &end, 10) : 0;
+    return e && *e && !*end && v > 0 ? (size_t)v : COMMIT_MAX_EVENTS;
+}
 
 static void slot_swap(struct pending_batch *a, struct pending_batch *b)
 {
@@ -169,7 +178,7 @@ static void commit_start(children_t *c)
     if (!c->npend || c->committing || c->closing)
         return;
     size_t n = 0, events = 0;
-    while (n < c->npend && (n == 0 || events + c->pend[n].events.n <= COMMIT_MAX_EVENTS))
+    while (n < c->npend && (n == 0 || events + c->pend[n].events.n <= c->commit_max))
         events += c->pend[n++].events.n;
     if (take_pending(c, n)) {
         log_error("hub", "group commit: %s; trying again at the next turn", err_msg());

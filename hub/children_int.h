@@ -36,6 +36,11 @@ struct pending_batch {
                                         buffer is kept with the slot for reuse */
 };
 
+/* children_commit.c: events per group commit at most: 8,192, or
+ * LIANDONG_COMMIT_MAX if set (the tests make it small, so that groups are
+ * cut while batches keep coming). */
+size_t children_commit_max(void);
+
 /* children.c, for the other children_*.c */
 uint64_t children_now_ms(children_t *c);
 int children_send(children_t *c, child_t *ch, const buf_t *b);
