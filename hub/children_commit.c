@@ -115,10 +115,11 @@ static void commit_done(uv_work_t *w, int status)
 
 /* Group commit: what was accepted since the last one goes in one
  * transaction, unless one is in flight (then at its end), up to
- * c->commit_max events (COMMIT_MAX_EVENTS): LMDB keeps the pages a transaction dirtied on its own
- * free list for the life of the process, and the statistics cache grows with
- * the group, so an unbounded group (every child's whole window at once,
- * 65,536 events from four townships) set the hub's resident memory. */
+ * c->commit_max events (COMMIT_MAX_EVENTS). LMDB keeps the pages a
+ * transaction dirtied on its own free list for the life of the process, and
+ * the statistics cache grows with the group, so an unbounded group (every
+ * child's whole window at once, 65,536 events from four townships) set the
+ * hub's resident memory. */
 #define COMMIT_INLINE_EVENTS 256
 #define COMMIT_MAX_EVENTS    8192
 
