@@ -3,17 +3,12 @@
  * the few fields the figures use (stats_body_t). This runs for every event
  * at every level, so the common cases (short strings, small integers) take a
  * fast path over the msgpack bytes, which the decoder has validated already;
- * anything else goes through the mpk reader. Where the decode noted each
- * field's place (proto_event_t.field_at), the wanted fields are read there
- * and the map is not walked at all.
+ * anything else goes through the mpk reader.
  */
 #include "common/stats_int.h"
 
-#include <pthread.h>
-
 #include "common/err.h"
 #include "proto/mpk.h"
-#include "proto/schema.h"
 
 
 
@@ -156,73 +151,8 @@ static bool fast_uint(const uint8_t **p, const uint8_t *end, int64_t *v)
     return true;
 }
 
-/*
- * The fast path: the decode that checked the body noted where each schema
- * field's value starts (proto_event_t.field_at), so the wanted fields are
- * read where they are, without walking the map and matching its keys again.
- * at_of[kind][B_x] is the schema field index of B_x for that kind, or -1.
- */
-#define MAX_KINDS 64
-#define NB (B_BACKGROUND + 1)
-static int8_t at_of[MAX_KINDS][NB];
-static size_t nkinds;
-static pthread_once_t at_once = PTHREAD_ONCE_INIT;
-
-static void at_build(void)
-{
-    static const char *const names[NB] = {
-        [B_DEPUTY] = "deputy", [B_SUGGESTION] = "suggestion", [B_RATING] = "rating",
-        [B_STATUS] = "status", [B_REASON] = "reason", [B_LEVEL] = "level",
-        [B_CATEGORY] = "category", [B_TERM] = "term", [B_TARGET] = "target", [B_ID] = "id",
-        [B_NAME] = "name", [B_TYPE] = "type", [B_JOINT] = "joint", [B_FINDING] = "finding",
-        [B_DUE] = "due", [B_SCORE] = "score", [B_CONSTITUENTS] = "constituents",
-        [B_SCOPE] = "scope", [B_BACKGROUND] = "background",
-    };
-    nkinds = proto_schema_count() < MAX_KINDS ? proto_schema_count() : MAX_KINDS;
-    for (size_t k = 0; k < nkinds; k++) {
-        const proto_kind_t *kind = proto_schema_at(k);
-        for (int id = 0; id < NB; id++) {
-            const proto_field_t *f = names[id] ? proto_kind_field(kind, names[id],
-                                                                   strlen(names[id])) : NULL;
-            size_t i = f ? (size_t)(f - kind->fields) : PROTO_FIELDS_AT;
-            at_of[k][id] = (int8_t)(i < PROTO_FIELDS_AT ? (int)i : -1);
-        }
-    }
-}
-
-static int read_at(const proto_event_t *ev, stats_body_t *b, uint32_t want)
-{
-    size_t k = (size_t)(ev->schema - proto_schema_at(0));
-    memset(b, 0, sizeof *b);
-    for (int id = 1; id < NB; id++) {
-        int i = (want & BODY(id)) ? at_of[k][id] : -1;
-        if (i < 0 || !ev->field_at[i])
-            continue;
-        mpk_reader_t r;
-        mpk_reader_init(&r, ev->body + ev->field_at[i], ev->body_len - ev->field_at[i]);
-        mpk_str_t sv;
-        int64_t iv;
-        if (id >= B_DEPUTY && id <= B_DUE && fast_str(&r.p, r.end, &sv)) {
-            read_value_str(b, id, sv);
-        } else if ((id == B_SCORE || id == B_CONSTITUENTS) && fast_uint(&r.p, r.end, &iv)) {
-            if (id == B_SCORE) {
-                b->score = iv;
-                b->has_score = true;
-            } else {
-                b->constituents = iv;
-            }
-        } else if (read_value(b, id, &r)) {
-            return err_set(LD_ECORRUPT, "statistics: an event body does not read back");
-        }
-    }
-    return 0;
-}
-
 int stats_body_read(const proto_event_t *ev, stats_body_t *b, uint32_t want)
 {
-    pthread_once(&at_once, at_build);
-    if (ev->fields_at && ev->schema && (size_t)(ev->schema - proto_schema_at(0)) < nkinds)
-        return read_at(ev, b, want);
     uint32_t found = 0;
     memset(b, 0, sizeof *b);
     mpk_reader_t r;

@@ -363,10 +363,7 @@ static int decode_body(mpk_reader_t *r, proto_event_t *ev, unsigned mode)
                            ev->kind.ptr);
         ev->flags |= PROTO_FLAG_UNKNOWN_KIND;
     }
-    rc = proto_schema_check_body(ev->schema, ev->body, ev->body_len, strict, &ev->flags,
-                                 ev->field_at);
-    ev->fields_at = !rc && ev->schema && ev->schema->nfields <= PROTO_FIELDS_AT;
-    return rc;
+    return proto_schema_check_body(ev->schema, ev->body, ev->body_len, strict, &ev->flags);
 }
 
 int proto_event_decode(const uint8_t *raw, size_t len, unsigned mode, proto_event_t *ev)

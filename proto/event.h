@@ -37,7 +37,6 @@
 #define PROTO_AUTHOR_MAX     64    /* bytes of UTF-8 */
 #define PROTO_BODY_MAX       65536 /* bytes of the encoded body map */
 #define PROTO_BODY_FIELDS    64
-#define PROTO_FIELDS_AT      16    /* schema fields whose place a decode notes */
 #define PROTO_EVENT_MAX      (PROTO_BODY_MAX + 512)
 
 /* Flags set by the decoder on events it accepts but cannot fully judge. */
@@ -72,11 +71,6 @@ typedef struct proto_event {
     size_t raw_len;
     const struct proto_kind *schema; /* NULL for an unknown kind */
     unsigned flags;            /* PROTO_FLAG_* */
-    /* Where the value of the schema's field i starts in body (0: absent),
-     * noted by the check that walked it, so that readers of a few fields
-     * (the views) need not walk the map again. Valid when fields_at. */
-    uint16_t field_at[PROTO_FIELDS_AT];
-    bool fields_at;
 } proto_event_t;
 
 /* What a caller supplies to build an event. Strings are NUL-terminated;

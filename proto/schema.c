@@ -290,14 +290,11 @@ static int read_key(mpk_reader_t *r, mpk_str_t *prev, uint32_t i, char key[FIELD
 }
 
 static int check_field(mpk_reader_t *r, const proto_kind_t *k, const char *key, bool strict,
-                       unsigned *flags, uint64_t *seen, const uint8_t *body, uint16_t *at)
+                       unsigned *flags, uint64_t *seen)
 {
     const proto_field_t *f = k ? proto_kind_field(k, key, strlen(key)) : NULL;
     if (f) {
-        size_t i = (size_t)(f - k->fields);
-        *seen |= 1ull << i;
-        if (at && i < PROTO_FIELDS_AT)
-            at[i] = (uint16_t)(r->p - body);   /* < PROTO_BODY_MAX: fits */
+        *seen |= 1ull << (f - k->fields);
         return check_value(r, f, key);
     }
     if (k && strict)
@@ -309,10 +306,8 @@ static int check_field(mpk_reader_t *r, const proto_kind_t *k, const char *key, 
 }
 
 int proto_schema_check_body(const proto_kind_t *k, const uint8_t *body, size_t len,
-                            bool strict, unsigned *flags, uint16_t *at)
+                            bool strict, unsigned *flags)
 {
-    if (at && len > PROTO_BODY_MAX)
-        at = NULL;   /* offsets would not fit; decode refuses such a body anyway */
     mpk_reader_t r;
     mpk_reader_init(&r, body, len);
     uint32_t n;
@@ -324,7 +319,7 @@ int proto_schema_check_body(const proto_kind_t *k, const uint8_t *body, size_t l
     for (uint32_t i = 0; i < n; i++) {
         char key[FIELD_NAME_MAX + 1];
         if ((rc = read_key(&r, &prev, i, key)) ||
-            (rc = check_field(&r, k, key, strict, flags, &seen, body, at)))
+            (rc = check_field(&r, k, key, strict, flags, &seen)))
             return rc;
     }
     if (mpk_remaining(&r))

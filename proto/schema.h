@@ -69,11 +69,9 @@ const proto_field_t *proto_kind_field(const proto_kind_t *k, const char *name, s
  * order, no duplicates. Unknown fields: LD_ESCHEMA if strict, else
  * PROTO_FLAG_UNKNOWN_FIELD is or-ed into *flags. k == NULL (unknown kind)
  * checks only the generic shape (string keys, values of the allowed msgpack
- * types). Errors: LD_ESCHEMA / LD_EPROTO with err_msg() naming the field.
- * With at (PROTO_FIELDS_AT entries, zeroed by the caller): at[i] is set to
- * the offset in body of the value of k's field i, for i < PROTO_FIELDS_AT. */
+ * types). Errors: LD_ESCHEMA / LD_EPROTO with err_msg() naming the field. */
 int proto_schema_check_body(const proto_kind_t *k, const uint8_t *body, size_t len,
-                            bool strict, unsigned *flags, uint16_t *at);
+                            bool strict, unsigned *flags);
 
 /* The schema as JSON, the shape of `kinds --json`:
  * [{"kind","group","description","fields":[{"name","type","required",

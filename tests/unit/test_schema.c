@@ -172,7 +172,7 @@ static int check(const char *kind, const char *bytes, size_t len, bool strict, u
     assert_non_null(copy);
     memcpy(copy, bytes, len);
     *flags = 0;
-    int rc = proto_schema_check_body(k, copy, len, strict, flags, NULL);
+    int rc = proto_schema_check_body(k, copy, len, strict, flags);
     free(copy);
     return rc;
 }
@@ -254,8 +254,8 @@ static void test_schema_check_body_bool_field_type(void **state)
     unsigned fl = 0;
     static const uint8_t yes[] = {0x81, 0xa4, 'f', 'l', 'a', 'g', 0xc3};
     static const uint8_t no[] = {0x81, 0xa4, 'f', 'l', 'a', 'g', 0x01};
-    assert_int_equal(proto_schema_check_body(&k, yes, sizeof yes, true, &fl, NULL), 0);
-    assert_int_equal(proto_schema_check_body(&k, no, sizeof no, true, &fl, NULL), LD_ESCHEMA);
+    assert_int_equal(proto_schema_check_body(&k, yes, sizeof yes, true, &fl), 0);
+    assert_int_equal(proto_schema_check_body(&k, no, sizeof no, true, &fl), LD_ESCHEMA);
     assert_string_equal(err_msg(), "body field 'flag': expected a boolean, found an integer");
 }
 
