@@ -55,14 +55,9 @@ store_t *open_at(fx_t *f, const char *dir, size_t map_size)
     return s;
 }
 
-int set_origin_cb(store_txn_t *t, void *arg)
-{
-    return store_meta_put(t, "origin", arg, strlen(arg));
-}
-
 void set_origin(store_t *s, const char *origin)
 {
-    assert_int_equal(store_write(s, set_origin_cb, (void *)origin), 0);
+    assert_int_equal(store_write(s, testutil_set_origin_cb, (void *)origin), 0);
     assert_string_equal(store_origin(s), origin);
 }
 

@@ -33,7 +33,6 @@ int teardown(void **state);
 char *subdir(fx_t *f, const char *name);
 store_t *open_at(fx_t *f, const char *dir, size_t map_size);
 /* store_write callback: sets the origin (arg, a string). */
-int set_origin_cb(store_txn_t *t, void *arg);
 void set_origin(store_t *s, const char *origin);
 store_t *open_origin(fx_t *f, const char *name, const char *origin, size_t map_size);
 

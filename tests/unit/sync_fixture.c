@@ -35,11 +35,6 @@ int teardown(void **state)
 
 /* ---- stores and events ---- */
 
-static int set_origin_cb(store_txn_t *t, void *arg)
-{
-    return store_meta_put(t, "origin", arg, strlen(arg));
-}
-
 /* A store in a fresh subdirectory, its origin set and the store reopened. */
 store_t *new_store(fx_t *f, const char *origin)
 {
@@ -49,7 +44,7 @@ store_t *new_store(fx_t *f, const char *origin)
     store_opts_t o = {0, testutil_clock_ms, &f->clock};
     store_t *s = NULL;
     assert_int_equal(store_open(path, STORE_CREATE, &o, &s), 0);
-    assert_int_equal(store_write(s, set_origin_cb, (void *)origin), 0);
+    assert_int_equal(store_write(s, testutil_set_origin_cb, (void *)origin), 0);
     store_close(&s);
     assert_int_equal(store_open(path, 0, &o, &s), 0);
     assert_string_equal(store_origin(s), origin);

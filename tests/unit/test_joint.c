@@ -71,11 +71,6 @@ static int teardown(void **state)
 
 /* ---- stores ---- */
 
-static int set_origin_cb(store_txn_t *t, void *arg)
-{
-    return store_meta_put(t, "origin", arg, strlen(arg));
-}
-
 static char *store_path(fx_t *f, int n)
 {
     char *p = malloc(strlen(f->dir) + 16);
@@ -93,7 +88,7 @@ static store_t *new_store(fx_t *f, const char *origin)
     assert_int_equal(store_open(path, STORE_CREATE, &o, &s), 0);
     free(path);
     assert_int_equal(joint_attach(s), 0);
-    assert_int_equal(store_write(s, set_origin_cb, (void *)origin), 0);
+    assert_int_equal(store_write(s, testutil_set_origin_cb, (void *)origin), 0);
     assert_int_equal(f->nstores < MAX_STORES, 1);
     f->stores[f->nstores++] = s;
     return s;

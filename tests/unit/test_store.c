@@ -123,9 +123,9 @@ static void test_store_append_needs_origin(void **state)
     f->s = open_at(f, f->dir, 0);
     assert_string_equal(store_origin(f->s), "");
     assert_int_equal(append_n(f->s, 1, NULL), LD_EINVAL);
-    assert_int_equal(store_write(f->s, set_origin_cb, "Not/Valid"), LD_EINVAL);
+    assert_int_equal(store_write(f->s, testutil_set_origin_cb, "Not/Valid"), LD_EINVAL);
     set_origin(f->s, "hrb/a");
-    assert_int_equal(store_write(f->s, set_origin_cb, "hrb/b"), LD_EEXIST);
+    assert_int_equal(store_write(f->s, testutil_set_origin_cb, "hrb/b"), LD_EEXIST);
     assert_int_equal(append_n(f->s, 1, NULL), 0);
 }
 

@@ -153,12 +153,6 @@ static void make_unit(fx_t *f)
     unit_close(&u);
 }
 
-static int set_origin_fn(store_txn_t *t, void *arg)
-{
-    (void)arg;
-    return store_meta_put(t, "origin", ORIGIN, strlen(ORIGIN));
-}
-
 /* A bare store with an origin and one event, closed; views as `attach` says. */
 static void make_store(fx_t *f, bool attach)
 {
@@ -167,7 +161,7 @@ static void make_store(fx_t *f, bool attach)
     assert_int_equal(store_open(f->path, STORE_CREATE, NULL, &s), 0);
     if (attach)
         assert_int_equal(views_attach(s), 0);
-    assert_int_equal(store_write(s, set_origin_fn, NULL), 0);
+    assert_int_equal(store_write(s, testutil_set_origin_cb, (void *)ORIGIN), 0);
     append_one(s, "预算审查");
     store_close(&s);
 }

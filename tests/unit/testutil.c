@@ -38,6 +38,11 @@ void testutil_rmdir(const char *dir)
         nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int testutil_set_origin_cb(store_txn_t *t, void *arg)
+{
+    return store_meta_put(t, "origin", arg, strlen(arg));
+}
+
 uint64_t testutil_clock_ms(void *arg)
 {
     return ((testutil_clock_t *)arg)->now_ms;

@@ -22,6 +22,11 @@ typedef struct testutil_clock {
 uint64_t testutil_clock_ms(void *arg);
 
 struct store;
+struct store_txn;
+
+/* store_write callback that sets the store's origin meta to arg (a
+ * NUL-terminated origin): the tests' way of making a store some unit's. */
+int testutil_set_origin_cb(struct store_txn *t, void *arg);
 
 /* A copy of one origin's contiguous log: raw[i] is the bytes of seq i + 1.
  * Fails the test if the store does not hold the origin. */
