@@ -743,12 +743,13 @@ int stats_index(store_txn_t *t, const proto_event_t *ev, void *arg)
     uint32_t ohash = 0;
     if (rule->what <= X_JOINT && rule->what != X_NONE) {
         stats_view_t *v = x.v;
-        if (v->fnv_len != ev->origin.len || memcmp(v->fnv_origin, ev->origin.ptr, v->fnv_len)) {
-            v->fnv_len = ev->origin.len <= sizeof v->fnv_origin ? ev->origin.len : 0;
+        size_t len = ev->origin.len;
+        if (!v->fnv_len || v->fnv_len != len || memcmp(v->fnv_origin, ev->origin.ptr, len)) {
+            v->fnv = stats_fnv(ev->origin.ptr, len);
+            v->fnv_len = len <= sizeof v->fnv_origin ? len : 0;   /* 0: not remembered */
             memcpy(v->fnv_origin, ev->origin.ptr, v->fnv_len);
-            v->fnv = stats_fnv(ev->origin.ptr, ev->origin.len);
         }
-        ohash = v->fnv_len ? v->fnv : stats_fnv(ev->origin.ptr, ev->origin.len);
+        ohash = v->fnv;
     }
     x.ord = (stats_ord_t){x.day, ohash, ev->hlc, ev->seq};
     stats_body_t b;
