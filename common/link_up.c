@@ -199,7 +199,8 @@ static void on_welcome(link_up_t *l, msg_t *m)
 
 static void on_refused(link_up_t *l, const char *why)
 {
-    snprintf(l->last_error, sizeof l->last_error, "%s", why);
+    /* A hub's reason may be longer than we keep; cut it, knowingly. */
+    snprintf(l->last_error, sizeof l->last_error, "%.*s", (int)sizeof l->last_error - 1, why);
     log_warn("link", "%s refused us: %s", l->o.endpoint, why);
     fire(l, LINK_UP_EV_REFUSED);
     /* Refusals are not fixed by retrying fast. */

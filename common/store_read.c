@@ -150,8 +150,8 @@ static int events_scan(MDB_cursor *c, const char *prefix, size_t plen, uint64_t 
 {
     MDB_val k, v;
     char origin[PROTO_ORIGIN_MAX + 1];
-    size_t olen;
-    uint64_t seq;
+    size_t olen = 0;   /* set by key_split; -O3 cannot see it */
+    uint64_t seq = 0;
     int rc = cursor_seek(c, prefix, plen, &k, &v);
     while (rc == 0) {
         if (!key_has_prefix(&k, prefix, plen))
@@ -189,8 +189,8 @@ static int equiv_scan(MDB_cursor *c, store_event_fn fn, void *arg)
 {
     MDB_val k, v;
     char origin[PROTO_ORIGIN_MAX + 1];
-    size_t olen;
-    uint64_t seq;
+    size_t olen = 0;   /* set by key_split; -O3 cannot see it */
+    uint64_t seq = 0;
     int rc;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {

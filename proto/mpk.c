@@ -152,7 +152,7 @@ static int read_integer(mpk_reader_t *r, bool *neg, uint64_t *u, int64_t *s)
 int mpk_read_uint(mpk_reader_t *r, uint64_t *out)
 {
     bool neg;
-    uint64_t u;
+    uint64_t u = 0; /* read_integer sets it on success; -O3 cannot see that err_set is never 0 */
     int64_t s;
     int rc = read_integer(r, &neg, &u, &s);
     if (rc)
@@ -166,7 +166,7 @@ int mpk_read_uint(mpk_reader_t *r, uint64_t *out)
 int mpk_read_int(mpk_reader_t *r, int64_t *out)
 {
     bool neg;
-    uint64_t u;
+    uint64_t u = 0; /* read_integer sets it on success; -O3 cannot see that err_set is never 0 */
     int64_t s;
     int rc = read_integer(r, &neg, &u, &s);
     if (rc)
@@ -225,7 +225,7 @@ static int read_header(mpk_reader_t *r, const family_t *f, uint32_t *len)
 
 int mpk_read_str(mpk_reader_t *r, uint32_t max_len, mpk_str_t *out)
 {
-    uint32_t len;
+    uint32_t len = 0; /* see mpk_read_uint */
     int rc = read_header(r, &fam_str, &len);
     if (rc)
         return rc;
@@ -255,7 +255,7 @@ int mpk_read_bin(mpk_reader_t *r, uint32_t max_len, const uint8_t **out, uint32_
 
 int mpk_read_bin_exact(mpk_reader_t *r, uint32_t len, const uint8_t **out)
 {
-    uint32_t got;
+    uint32_t got = 0; /* see mpk_read_uint */
     int rc = read_header(r, &fam_bin, &got);
     if (rc)
         return rc;
