@@ -216,7 +216,7 @@ static int put_conflict(store_txn_t *t, const proto_event_t *e, const uint8_t *o
         return 0;
     }
     uint8_t hash[PROTO_HASH_LEN];
-    proto_hash(e->raw, e->raw_len, hash);
+    proto_event_hash(e, hash);
     *res = STORE_PUT_EQUIVOCATION;
     return equiv_keep(t, e, hash);
 }
@@ -225,7 +225,7 @@ static int put_conflict(store_txn_t *t, const proto_event_t *e, const uint8_t *o
 static int chain_extend(store_txn_t *t, store_head_t *h, const proto_event_t *e)
 {
     uint8_t hash[PROTO_HASH_LEN];
-    proto_hash(e->raw, e->raw_len, hash);
+    proto_event_hash(e, hash);
     int rc = events_put(t, e->origin.ptr, e->origin.len, e->seq, e->raw, e->raw_len);
     if (rc)
         return rc;
@@ -354,7 +354,7 @@ int store_txn_put_event(store_txn_t *t, const proto_event_t *e, store_put_result
         return put_held(t, h, e, res);
     if (memcmp(e->prev, h->seq ? h->hash : ZERO_HASH, PROTO_HASH_LEN) != 0) {
         uint8_t hash[PROTO_HASH_LEN];
-        proto_hash(e->raw, e->raw_len, hash);
+        proto_event_hash(e, hash);
         *res = STORE_PUT_EQUIVOCATION;
         return equiv_keep(t, e, hash);
     }

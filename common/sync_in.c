@@ -65,6 +65,7 @@ void sync_events_free(sync_events_t *e)
     if (!e)
         return;
     free(e->ev);
+    free(e->hash);
     *e = (sync_events_t)SYNC_EVENTS_INIT;
 }
 
@@ -77,6 +78,10 @@ static int events_reserve(sync_events_t *e, uint32_t n)
     if (!p)
         return err_set(LD_ENOMEM, "sync: out of memory");
     e->ev = p;
+    uint8_t (*h)[PROTO_HASH_LEN] = realloc(e->hash, (size_t)n * sizeof *h);
+    if (!h)
+        return err_set(LD_ENOMEM, "sync: out of memory");
+    e->hash = h;
     e->cap = n;
     return 0;
 }
@@ -99,6 +104,12 @@ static int check_events(const sync_in_t *i, const msg_t *batch, sync_events_t *k
             rc = proto_event_decode(raw, len, 0, ev);
         if (rc)
             return err_wrap(rc, "batch %llu, event %u", (unsigned long long)m.batch, k);
+        if (keep) {
+            /* Hashed here, on the receiving thread, so that a hub's commit
+             * thread (its busiest: it is the serial stage) need not. */
+            proto_hash(raw, len, keep->hash[k]);
+            ev->hash = keep->hash[k];
+        }
         if (last.ptr && ev->origin.len == last.len &&
             memcmp(ev->origin.ptr, last.ptr, last.len) == 0)
             continue;

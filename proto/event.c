@@ -338,23 +338,26 @@ static int decode_meta(mpk_reader_t *r, proto_event_t *ev)
     return 0;
 }
 
-static int decode_body(mpk_reader_t *r, proto_event_t *ev, unsigned mode)
+/* The framing of the body, whole: every value complete and canonical, at
+ * most two levels of containers (a map of fields whose values may be lists),
+ * within PROTO_BODY_MAX, nothing after it. */
+static int body_framing(const mpk_reader_t *r, const proto_event_t *ev)
 {
-    const uint8_t *start = r->p;
-    int rc = mpk_read_map(r, PROTO_BODY_FIELDS, &ev->body_fields);
+    mpk_reader_t w = *r;
+    int rc = mpk_skip(&w, 2);
     if (rc)
         return field_err(rc, "body");
-    r->p = start;
-    /* a map of fields whose values may be lists: two levels of containers */
-    if ((rc = mpk_skip(r, 2)))
-        return field_err(rc, "body");
-    ev->body = start;
-    ev->body_len = (size_t)(r->p - start);
-    if (ev->body_len > PROTO_BODY_MAX)
-        return err_set(LD_ETOOBIG, "event: field 'body': %zu bytes, at most %d", ev->body_len,
+    size_t len = (size_t)(w.p - ev->body);
+    if (len > PROTO_BODY_MAX)
+        return err_set(LD_ETOOBIG, "event: field 'body': %zu bytes, at most %d", len,
                        PROTO_BODY_MAX);
-    if (mpk_remaining(r))
-        return err_set(LD_EPROTO, "event: %zu trailing bytes after the body", mpk_remaining(r));
+    if (mpk_remaining(&w))
+        return err_set(LD_EPROTO, "event: %zu trailing bytes after the body", mpk_remaining(&w));
+    return 0;
+}
+
+static int body_schema(proto_event_t *ev, unsigned mode)
+{
     bool strict = mode & PROTO_DECODE_STRICT;
     ev->schema = proto_schema_find(ev->kind.ptr, ev->kind.len);
     if (!ev->schema) {
@@ -364,6 +367,25 @@ static int decode_body(mpk_reader_t *r, proto_event_t *ev, unsigned mode)
         ev->flags |= PROTO_FLAG_UNKNOWN_KIND;
     }
     return proto_schema_check_body(ev->schema, ev->body, ev->body_len, strict, &ev->flags);
+}
+
+/* The body is the last element, so it runs to the end of the event, and the
+ * schema check walks all of it (refusing bytes after the map): an accepted
+ * body is walked once. A refused one is walked again for its framing alone,
+ * because a framing fault (truncation, a float, deep nesting, trailing
+ * bytes, too long) is the better reason and the one to report. */
+static int decode_body(mpk_reader_t *r, proto_event_t *ev, unsigned mode)
+{
+    ev->body = r->p;
+    ev->body_len = mpk_remaining(r);
+    mpk_reader_t m = *r;
+    int rc = mpk_read_map(&m, PROTO_BODY_FIELDS, &ev->body_fields);
+    if (rc)
+        return field_err(rc, "body");
+    if (ev->body_len <= PROTO_BODY_MAX && (rc = body_schema(ev, mode)) == 0)
+        return 0;
+    int frc = body_framing(r, ev);
+    return frc ? frc : rc;
 }
 
 int proto_event_decode(const uint8_t *raw, size_t len, unsigned mode, proto_event_t *ev)
@@ -400,6 +422,14 @@ void proto_hash(const uint8_t *raw, size_t len, uint8_t out[PROTO_HASH_LEN])
 {
     pthread_once(&sodium_once, sodium_setup);
     crypto_generichash(out, PROTO_HASH_LEN, raw, len, NULL, 0);
+}
+
+void proto_event_hash(const proto_event_t *ev, uint8_t out[PROTO_HASH_LEN])
+{
+    if (ev->hash)
+        memcpy(out, ev->hash, PROTO_HASH_LEN);
+    else
+        proto_hash(ev->raw, ev->raw_len, out);
 }
 
 void proto_hash_hex(const uint8_t hash[PROTO_HASH_LEN], char out[2 * PROTO_HASH_LEN + 1])

@@ -71,6 +71,10 @@ typedef struct proto_event {
     size_t raw_len;
     const struct proto_kind *schema; /* NULL for an unknown kind */
     unsigned flags;            /* PROTO_FLAG_* */
+    /* BLAKE2b-256 of raw when whoever holds the event computed it already
+     * (a hub does on receipt, off its commit thread), else NULL: never set
+     * by a decode. The caller keeps the bytes alive as long as the event. */
+    const uint8_t *hash;
 } proto_event_t;
 
 /* What a caller supplies to build an event. Strings are NUL-terminated;
@@ -127,6 +131,8 @@ int proto_event_decode(const uint8_t *raw, size_t len, unsigned mode, proto_even
 
 /* BLAKE2b-256 of raw bytes. */
 void proto_hash(const uint8_t *raw, size_t len, uint8_t out[PROTO_HASH_LEN]);
+/* The hash of ev's raw bytes: ev->hash when set, else computed. */
+void proto_event_hash(const proto_event_t *ev, uint8_t out[PROTO_HASH_LEN]);
 
 /* Lower-case hex of a hash into out (65 bytes incl. NUL). */
 void proto_hash_hex(const uint8_t hash[PROTO_HASH_LEN], char out[2 * PROTO_HASH_LEN + 1]);

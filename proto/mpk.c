@@ -55,29 +55,49 @@ static uint64_t load_be(const uint8_t *p, int n)
     return v;
 }
 
+/* The type of every first byte: a peek precedes nearly every read. */
+#define U MPK_UINT
+#define I MPK_INT
+#define M MPK_MAP
+#define A MPK_ARRAY
+#define S MPK_STR
+#define N MPK_NIL
+#define B MPK_BOOL
+#define X MPK_BIN
+#define O MPK_OTHER
+static const uint8_t type_of[256] = {
+    U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,  /* 00 */
+    U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,  /* 10 */
+    U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,  /* 20 */
+    U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,  /* 30 */
+    U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,  /* 40 */
+    U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,  /* 50 */
+    U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,  /* 60 */
+    U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U,  /* 70 */
+    M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,  /* 80 */
+    A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A,  /* 90 */
+    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,  /* A0 */
+    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,  /* B0 */
+    N, O, B, B, X, X, X, O, O, O, O, O, U, U, U, U,  /* C0 */
+    I, I, I, I, O, O, O, O, O, S, S, S, A, A, M, M,  /* D0 */
+    I, I, I, I, I, I, I, I, I, I, I, I, I, I, I, I,  /* E0 */
+    I, I, I, I, I, I, I, I, I, I, I, I, I, I, I, I,  /* F0 */
+};
+#undef U
+#undef I
+#undef M
+#undef A
+#undef S
+#undef N
+#undef B
+#undef X
+#undef O
+
 int mpk_peek(const mpk_reader_t *r, mpk_type_t *type)
 {
     if (r->p >= r->end)
         return err_set(LD_EPROTO, "unexpected end of input");
-    uint8_t b = *r->p;
-    if (b <= 0x7f || (b >= 0xcc && b <= 0xcf))
-        *type = MPK_UINT;
-    else if (b >= 0xe0 || (b >= 0xd0 && b <= 0xd3))
-        *type = MPK_INT;
-    else if (b <= 0x8f || b == 0xde || b == 0xdf)
-        *type = MPK_MAP;
-    else if (b <= 0x9f || b == 0xdc || b == 0xdd)
-        *type = MPK_ARRAY;
-    else if (b <= 0xbf || (b >= 0xd9 && b <= 0xdb))
-        *type = MPK_STR;
-    else if (b == 0xc0)
-        *type = MPK_NIL;
-    else if (b == 0xc2 || b == 0xc3)
-        *type = MPK_BOOL;
-    else if (b >= 0xc4 && b <= 0xc6)
-        *type = MPK_BIN;
-    else
-        *type = MPK_OTHER;
+    *type = (mpk_type_t)type_of[*r->p];
     return 0;
 }
 
@@ -226,8 +246,12 @@ static int read_header(mpk_reader_t *r, const family_t *f, uint32_t *len)
 int mpk_read_str(mpk_reader_t *r, uint32_t max_len, mpk_str_t *out)
 {
     uint32_t len = 0; /* see mpk_read_uint */
-    int rc = read_header(r, &fam_str, &len);
-    if (rc)
+    int rc;
+    /* fixstr, the header of almost every string we read, without the
+     * family table's general path */
+    if (r->p < r->end && (*r->p & 0xe0) == 0xa0)
+        len = *r->p++ & 0x1f;
+    else if ((rc = read_header(r, &fam_str, &len)))
         return rc;
     if (len > max_len)
         return err_set(LD_ETOOBIG, "string of %u bytes, at most %u allowed", len, max_len);
@@ -272,8 +296,10 @@ int mpk_read_bin_exact(mpk_reader_t *r, uint32_t len, const uint8_t **out)
 static int read_count(mpk_reader_t *r, const family_t *f, uint32_t per, uint32_t max_count,
                       uint32_t *count)
 {
-    int rc = read_header(r, f, count);
-    if (rc)
+    int rc;
+    if (f->fix_mask && r->p < r->end && (*r->p & (uint8_t)~f->fix_mask) == f->fix_base)
+        *count = *r->p++ & f->fix_mask;    /* fixarray / fixmap */
+    else if ((rc = read_header(r, f, count)))
         return rc;
     if (*count > max_count)
         return err_set(LD_ETOOBIG, "%s of %u elements, at most %u allowed", f->noun, *count,
@@ -298,7 +324,7 @@ int mpk_read_map(mpk_reader_t *r, uint32_t max_count, uint32_t *count)
  * the input length; the recursion is bounded by max_depth. */
 int mpk_skip(mpk_reader_t *r, int max_depth)
 {
-    mpk_type_t t;
+    mpk_type_t t = MPK_OTHER; /* see mpk_read_uint */
     int rc = mpk_peek(r, &t);
     if (rc)
         return rc;
@@ -347,7 +373,23 @@ bool mpk_utf8_valid(const char *str, size_t len)
     while (s < end) {
         uint8_t c = *s;
         if (c < 0x80) {
+            /* ASCII: eight bytes at a time while there are eight */
             s++;
+            while (end - s >= 8) {
+                uint64_t w;
+                memcpy(&w, s, 8);
+                if (w & 0x8080808080808080ull)
+                    break;
+                s += 8;
+            }
+            continue;
+        }
+        if (c >= 0xe1 && c <= 0xef && c != 0xed) {
+            /* Three bytes with no restriction on the second (E1..EC, EE, EF):
+             * all of CJK, most of what this product stores. */
+            if (end - s < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+                return false;
+            s += 3;
             continue;
         }
         int n;

@@ -29,15 +29,15 @@ const proto_kind_t *proto_schema_at(size_t i)
     return i < proto_schema_table_len_ ? &proto_schema_table_[i] : NULL;
 }
 
-static bool name_eq(const char *name, const char *s, size_t len)
+static bool name_eq(const char *name, size_t name_len, const char *s, size_t len)
 {
-    return strlen(name) == len && memcmp(name, s, len) == 0;
+    return name_len == len && memcmp(name, s, len) == 0;
 }
 
 const proto_kind_t *proto_schema_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < proto_schema_table_len_; i++)
-        if (name_eq(proto_schema_table_[i].name, name, len))
+        if (name_eq(proto_schema_table_[i].name, proto_schema_table_[i].name_len, name, len))
             return &proto_schema_table_[i];
     return NULL;
 }
@@ -45,7 +45,7 @@ const proto_kind_t *proto_schema_find(const char *name, size_t len)
 const proto_field_t *proto_kind_field(const proto_kind_t *k, const char *name, size_t len)
 {
     for (size_t i = 0; i < k->nfields; i++)
-        if (name_eq(k->fields[i].name, name, len))
+        if (name_eq(k->fields[i].name, k->fields[i].name_len, name, len))
             return &k->fields[i];
     return NULL;
 }
@@ -289,10 +289,10 @@ static int read_key(mpk_reader_t *r, mpk_str_t *prev, uint32_t i, char key[FIELD
     return 0;
 }
 
-static int check_field(mpk_reader_t *r, const proto_kind_t *k, const char *key, bool strict,
-                       unsigned *flags, uint64_t *seen)
+static int check_field(mpk_reader_t *r, const proto_kind_t *k, const char *key, size_t key_len,
+                       bool strict, unsigned *flags, uint64_t *seen)
 {
-    const proto_field_t *f = k ? proto_kind_field(k, key, strlen(key)) : NULL;
+    const proto_field_t *f = k ? proto_kind_field(k, key, key_len) : NULL;
     if (f) {
         *seen |= 1ull << (f - k->fields);
         return check_value(r, f, key);
@@ -319,7 +319,7 @@ int proto_schema_check_body(const proto_kind_t *k, const uint8_t *body, size_t l
     for (uint32_t i = 0; i < n; i++) {
         char key[FIELD_NAME_MAX + 1];
         if ((rc = read_key(&r, &prev, i, key)) ||
-            (rc = check_field(&r, k, key, strict, flags, &seen)))
+            (rc = check_field(&r, k, key, prev.len, strict, flags, &seen)))
             return rc;
     }
     if (mpk_remaining(&r))

@@ -39,6 +39,7 @@ typedef enum proto_fformat {
 
 typedef struct proto_field {
     const char *name;
+    uint8_t name_len;           /* strlen(name): lookups compare lengths first */
     proto_ftype_t type;
     bool required;
     uint32_t max_len;           /* STRING, LIST items */
@@ -51,6 +52,7 @@ typedef struct proto_field {
 
 typedef struct proto_kind {
     const char *name;           /* "deputy.contact" */
+    uint8_t name_len;           /* strlen(name) */
     const char *group;          /* "deputy activity" */
     const char *description;    /* one line, with the Chinese term */
     const proto_field_t *fields;

@@ -9,14 +9,16 @@
  */
 #include "proto/schema.h"
 
+/* Every name is a string literal: name_len is its sizeof - 1 (a test checks). */
+
 /* Field constructors: r/o = required/optional. */
-#define STR(n, max, req, desc)  {.name = n, .type = PROTO_T_STRING, .required = req, .max_len = max, .description = desc}
-#define ORIG(n, req, desc)      {.name = n, .type = PROTO_T_STRING, .required = req, .max_len = 160, .description = desc, .format = PROTO_FMT_ORIGIN}
-#define REF(n, req, desc)       {.name = n, .type = PROTO_T_STRING, .required = req, .max_len = 200, .description = desc, .format = PROTO_FMT_EVENT_REF}
-#define INT(n, lo, hi, req, desc) {.name = n, .type = PROTO_T_INT, .required = req, .min = lo, .max = hi, .description = desc}
-#define DATE(n, req, desc)      {.name = n, .type = PROTO_T_DATE, .required = req, .description = desc}
-#define ENUM(n, vals, req, desc) {.name = n, .type = PROTO_T_ENUM, .required = req, .values = vals, .description = desc}
-#define LIST(n, items, max, req, desc) {.name = n, .type = PROTO_T_LIST, .required = req, .max_items = items, .max_len = max, .description = desc}
+#define STR(n, max, req, desc)  {.name = n, .name_len = sizeof(n) - 1, .type = PROTO_T_STRING, .required = req, .max_len = max, .description = desc}
+#define ORIG(n, req, desc)      {.name = n, .name_len = sizeof(n) - 1, .type = PROTO_T_STRING, .required = req, .max_len = 160, .description = desc, .format = PROTO_FMT_ORIGIN}
+#define REF(n, req, desc)       {.name = n, .name_len = sizeof(n) - 1, .type = PROTO_T_STRING, .required = req, .max_len = 200, .description = desc, .format = PROTO_FMT_EVENT_REF}
+#define INT(n, lo, hi, req, desc) {.name = n, .name_len = sizeof(n) - 1, .type = PROTO_T_INT, .required = req, .min = lo, .max = hi, .description = desc}
+#define DATE(n, req, desc)      {.name = n, .name_len = sizeof(n) - 1, .type = PROTO_T_DATE, .required = req, .description = desc}
+#define ENUM(n, vals, req, desc) {.name = n, .name_len = sizeof(n) - 1, .type = PROTO_T_ENUM, .required = req, .values = vals, .description = desc}
+#define LIST(n, items, max, req, desc) {.name = n, .name_len = sizeof(n) - 1, .type = PROTO_T_LIST, .required = req, .max_items = items, .max_len = max, .description = desc}
 #define R true
 #define O false
 
@@ -230,7 +232,7 @@ static const proto_field_t f_sup_budget_review[] = {
 static const proto_field_t f_joint_opened[] = {
     STR("title", 200, R, "title of the inspection"),
     ENUM("type", v_joint_type, R, "kind of joint work"),
-    {.name = "scope", .type = PROTO_T_LIST, .required = R, .max_items = 64, .max_len = 160,
+    {.name = "scope", .name_len = sizeof "scope" - 1, .type = PROTO_T_LIST, .required = R, .max_items = 64, .max_len = 160,
      .format = PROTO_FMT_ORIGIN, .description = "origins in scope; each covers its subtree"},
     DATE("from", R, "start date"),
     DATE("due", R, "date by which units in scope report"),
@@ -241,7 +243,7 @@ static const proto_field_t f_joint_opened[] = {
 static const proto_field_t f_joint_updated[] = {
     JOINT,
     DATE("due", O, "new due date"),
-    {.name = "scope", .type = PROTO_T_LIST, .required = O, .max_items = 64, .max_len = 160,
+    {.name = "scope", .name_len = sizeof "scope" - 1, .type = PROTO_T_LIST, .required = O, .max_items = 64, .max_len = 160,
      .format = PROTO_FMT_ORIGIN, .description = "new scope, replacing the old one"},
     STR("title", 200, O, "new title"),
     STR("description", 8000, O, "new description"),
@@ -277,7 +279,7 @@ static const proto_field_t f_joint_rectification[] = {
     NOTE,
 };
 
-#define KIND(n, g, d, f) {n, g, d, f, sizeof f / sizeof f[0]}
+#define KIND(n, g, d, f) {n, sizeof(n) - 1, g, d, f, sizeof f / sizeof f[0]}
 
 /* Read through proto_schema_at()/proto_schema_find() in schema.c. */
 extern const proto_kind_t proto_schema_table_[];

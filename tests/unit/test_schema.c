@@ -109,8 +109,11 @@ static void test_schema_table_well_formed(void **state)
         assert_null(strchr(k->description, '\n'));
         assert_true(has_non_ascii(k->description));
         assert_true(k->nfields > 0 && k->nfields <= 64); /* schema.c keeps a 64-bit mask */
-        for (size_t j = 0; j < k->nfields; j++)
+        assert_int_equal(k->name_len, strlen(k->name)); /* lookups trust it */
+        for (size_t j = 0; j < k->nfields; j++) {
             check_field_well_formed(k, &k->fields[j]);
+            assert_int_equal(k->fields[j].name_len, strlen(k->fields[j].name));
+        }
         const proto_field_t *note = proto_kind_field(k, "note", 4);
         assert_non_null(note);
         assert_false(note->required);
@@ -248,9 +251,9 @@ static void test_schema_check_body_bool_field_type(void **state)
     (void)state;
     /* no kind has a bool field yet; check the rule through a private kind */
     static const proto_field_t fields[] = {
-        {.name = "flag", .type = PROTO_T_BOOL, .required = true, .description = "d"},
+        {.name = "flag", .name_len = 4, .type = PROTO_T_BOOL, .required = true, .description = "d"},
     };
-    static const proto_kind_t k = {"test.bool", "unit", "test", fields, 1};
+    static const proto_kind_t k = {"test.bool", 9, "unit", "test", fields, 1};
     unsigned fl = 0;
     static const uint8_t yes[] = {0x81, 0xa4, 'f', 'l', 'a', 'g', 0xc3};
     static const uint8_t no[] = {0x81, 0xa4, 'f', 'l', 'a', 'g', 0x01};
