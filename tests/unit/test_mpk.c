@@ -345,6 +345,66 @@ static void test_mpk_utf8_validity(void **state)
     assert_false(mpk_utf8_valid("\xe4\xb8\xad", 2));
 }
 
+/* An independent oracle: decode each code point and judge it by value. */
+static bool utf8_oracle(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp, min;
+        size_t n;
+        if (s[i] < 0x80) { i++; continue; }
+        if ((s[i] & 0xe0) == 0xc0) n = 1, cp = s[i] & 0x1f, min = 0x80;
+        else if ((s[i] & 0xf0) == 0xe0) n = 2, cp = s[i] & 0x0f, min = 0x800;
+        else if ((s[i] & 0xf8) == 0xf0) n = 3, cp = s[i] & 0x07, min = 0x10000;
+        else return false;
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/* The validator's fast paths (eight ASCII bytes at a time, three-byte CJK)
+ * against the oracle, on strings made mostly of the bytes at the edges of
+ * its rules, at every alignment of an ASCII run. */
+static void test_mpk_utf8_matches_oracle(void **state)
+{
+    (void)state;
+    static const uint8_t pool[] = {
+        'a', 'a', 'a', 'a', 'a', 'a', 0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+        0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xe4, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf3,
+        0xf4, 0xf5, 0xff, 0xb8, 0xad,
+    };
+    uint32_t x = 12345;
+    uint8_t buf[48];
+    size_t valid = 0;
+    for (int round = 0; round < 300000; round++) {
+        x = x * 1103515245u + 12345u;
+        size_t len = (x >> 16) % sizeof buf;
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            buf[i] = pool[(x >> 16) % sizeof pool];
+        }
+        bool want = utf8_oracle(buf, len);
+        valid += want;
+        if (mpk_utf8_valid((const char *)buf, len) != want) {
+            fprintf(stderr, "utf8 mismatch (oracle %d) on %zu bytes:", want, len);
+            for (size_t i = 0; i < len; i++)
+                fprintf(stderr, " %02x", buf[i]);
+            fprintf(stderr, "\n");
+            fail();
+        }
+    }
+    assert_true(valid > 1000); /* the pool makes valid strings too, not only refusals */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_mpk_nil_bool),
         cmocka_unit_test(test_mpk_str_order),
         cmocka_unit_test(test_mpk_utf8_validity),
+        cmocka_unit_test(test_mpk_utf8_matches_oracle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
