@@ -200,6 +200,7 @@ static void txn_release(store_txn_t *t)
     pthread_rwlock_unlock(&t->s->remap);
     buf_free(&t->enc);
     buf_free(&t->scratch);
+    buf_free(&t->tail);
 }
 
 static void txn_abort(store_txn_t *t)
@@ -478,7 +479,9 @@ int store_txn_flush(store_txn_t *t)
 {
     if (!t->write)
         return 0;
-    int rc = head_flush(t);
+    int rc = store_events_tail_flush(t);
+    if (!rc)
+        rc = head_flush(t);
     if (!rc && t->hlc_dirty) {
         uint8_t buf[8];
         store_be64_put(buf, t->hlc.last);

@@ -4,11 +4,13 @@
  * the write helpers that count injected faults. Not for use outside common/store*.c.
  *
  * The write path keeps a little state per transaction so that appending an
- * event costs one LMDB put: the head record of the origin last written
- * (head cache), the HLC state, and counter deltas. They are written back
- * ("flushed") before commit and before anything that reads them from the
- * database (store_meta_get/put, store_heads_foreach, store_info_get), so a
- * caller of the public API never sees the difference.
+ * event costs a share of one LMDB put: the run of events being appended to
+ * one origin (the tail, see STORE_CHUNK_TAG), the head record of the origin
+ * last written (head cache), the HLC state, and counter deltas. They are
+ * written back ("flushed") before commit and before anything that reads
+ * them from the database (event lookups and scans, store_meta_get/put,
+ * store_heads_foreach, store_info_get), so a caller of the public API never
+ * sees the difference.
  */
 #ifndef LD_COMMON_STORE_INT_H
 #define LD_COMMON_STORE_INT_H
@@ -28,6 +30,37 @@
 #define STORE_EVKEY_MAX     (PROTO_ORIGIN_MAX + 1 + 8)
 /* an event key followed by the event's hash */
 #define STORE_EQKEY_MAX     (STORE_EVKEY_MAX + PROTO_HASH_LEN)
+
+/* A record of the events database holds one event's bytes, or a run of
+ * consecutive events of one origin (a "chunk"), keyed by the first one's
+ * seq: STORE_CHUNK_TAG, then per event its length (4 bytes, big-endian) and
+ * its bytes. The tag is msgpack's never-used byte, so no event starts with
+ * it and a reader tells the two apart by the first byte. A transaction
+ * gathers what it appends to one origin (the "tail") and writes it as one
+ * record: one LMDB put per run instead of one per event, and records that
+ * fill their pages (one event per put left leaves half empty). */
+#define STORE_CHUNK_TAG     0xc1
+#define STORE_CHUNK_EVENTS  256
+#define STORE_CHUNK_BYTES   32768
+
+typedef struct store_chunk_iter {
+    const uint8_t *p, *end;
+} store_chunk_iter_t;
+
+static inline bool store_record_is_chunk(const void *v, size_t len)
+{
+    return len > 0 && *(const uint8_t *)v == STORE_CHUNK_TAG;
+}
+
+static inline void store_chunk_begin(store_chunk_iter_t *it, const void *v, size_t len)
+{
+    it->p = (const uint8_t *)v + 1;
+    it->end = (const uint8_t *)v + len;
+}
+
+/* The next event of a chunk: 0 and its bytes, 1 at the end, LD_ECORRUPT
+ * (err_set) if a length runs past the record. */
+int store_chunk_next(store_chunk_iter_t *it, const uint8_t **raw, size_t *len);
 
 struct store {
     MDB_env *env;
@@ -79,6 +112,14 @@ struct store_txn {
     char new_origin[PROTO_ORIGIN_MAX + 1];
     buf_t enc;                  /* the event being appended */
     buf_t scratch;              /* a held event being moved in */
+    /* The tail: events appended to one origin in this txn and not yet put
+     * (a chunk in the making, see STORE_CHUNK_TAG). Written before commit
+     * and before anything reads the events database. */
+    buf_t tail;
+    uint32_t tail_n;
+    uint64_t tail_seq;          /* seq of its first event */
+    size_t tail_olen;
+    char tail_origin[PROTO_ORIGIN_MAX + 1];
 };
 
 static inline void store_be64_put(uint8_t *p, uint64_t v)
@@ -127,8 +168,14 @@ int store_txn_fail(store_txn_t *t, int rc);
 /* Makes the head cache describe `origin` (flushing another origin's dirty
  * record first) and returns it. */
 int store_head_load(store_txn_t *t, const char *origin, size_t olen, store_head_t **out);
-/* Writes back the dirty head, HLC and counters. */
+/* Writes back the tail, the dirty head, HLC and counters. */
 int store_txn_flush(store_txn_t *t);
+/* Puts the tail (store_put.c); a no-op in a read txn or with no tail. */
+int store_events_tail_flush(store_txn_t *t);
+/* The bytes of event (origin, seq) wherever they are (store_read.c): 0,
+ * 1 if absent, negative on error. Flushes the tail first. */
+int store_events_find(store_txn_t *t, const char *origin, size_t olen, uint64_t seq,
+                      const uint8_t **raw, size_t *len);
 /* Loads the HLC state from meta (once per txn). */
 int store_hlc_load(store_txn_t *t);
 void store_head_decode(const uint8_t *v, store_head_t *h);

@@ -3,9 +3,10 @@
  * (store_txn_append) and taking in an event from elsewhere (store_txn_put),
  * with the chain check, held out-of-order arrivals, equivocations and the
  * indexers. This is the hot path of import and merge: the common case is one
- * encode, one decode, one hash and one LMDB put per event (no decode when
- * the caller has validated the event already); heads, the HLC and counters
- * are written back once per transaction (store_int.h).
+ * encode, one decode and one hash per event (no decode when the caller has
+ * validated the event already) and a copy into the transaction's tail; the
+ * tail, heads, the HLC and counters are written back once per run or
+ * transaction (store_int.h).
  */
 #include "common/store_int.h"
 
@@ -62,6 +63,69 @@ done:
                                          "beyond its head", (int)olen, origin,
                                          (unsigned long long)seq));
     return rc;
+}
+
+int store_events_tail_flush(store_txn_t *t)
+{
+    if (!t->write || t->tail_n == 0)
+        return 0;
+    const uint8_t *v = t->tail.data;
+    size_t len = t->tail.len;
+    if (t->tail_n == 1) {   /* a run of one is stored as the event itself */
+        v += 5;
+        len -= 5;
+    }
+    uint32_t n = t->tail_n;
+    t->tail_n = 0;
+    int rc = events_put(t, t->tail_origin, t->tail_olen, t->tail_seq, v, len);
+    if (rc)
+        t->tail_n = n;   /* the txn is failed; keep the tail for the record of it */
+    return rc;
+}
+
+/* Appends an event that extends its origin's log to the tail, putting the
+ * tail first if it is another origin's, not contiguous, or full. */
+static int events_append(store_txn_t *t, const char *origin, size_t olen, uint64_t seq,
+                         const uint8_t *raw, size_t len)
+{
+    int rc;
+    if (t->tail_n && (t->tail_olen != olen || memcmp(t->tail_origin, origin, olen) != 0 ||
+                      seq != t->tail_seq + t->tail_n || t->tail_n >= STORE_CHUNK_EVENTS ||
+                      t->tail.len + 4 + len > STORE_CHUNK_BYTES) &&
+        (rc = store_events_tail_flush(t)))
+        return rc;
+    if (t->tail_n == 0) {
+        buf_reset(&t->tail);
+        uint8_t tag = STORE_CHUNK_TAG;
+        if ((rc = buf_append(&t->tail, &tag, 1)))
+            return store_txn_fail(t, rc);
+        memcpy(t->tail_origin, origin, olen);
+        t->tail_origin[olen] = '\0';
+        t->tail_olen = olen;
+        t->tail_seq = seq;
+    }
+    uint8_t be[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                     (uint8_t)len};
+    if ((rc = buf_append(&t->tail, be, 4)) || (rc = buf_append(&t->tail, raw, len)))
+        return store_txn_fail(t, rc);
+    t->tail_n++;
+    return 0;
+}
+
+int store_chunk_next(store_chunk_iter_t *it, const uint8_t **raw, size_t *len)
+{
+    if (it->p == it->end)
+        return 1;
+    if (it->end - it->p < 4)
+        return err_set(LD_ECORRUPT, "store: a chunk record ends inside a length");
+    size_t n = (size_t)it->p[0] << 24 | (size_t)it->p[1] << 16 | (size_t)it->p[2] << 8 | it->p[3];
+    if (n == 0 || n > (size_t)(it->end - it->p) - 4)
+        return err_set(LD_ECORRUPT, "store: a chunk record holds an event of %zu bytes "
+                       "past its end", n);
+    *raw = it->p + 4;
+    *len = n;
+    it->p += 4 + n;
+    return 0;
 }
 
 /* Takes a remote stamp into the local clock (HLC receive rule), so that an
@@ -131,7 +195,7 @@ static int append(store_txn_t *t, const store_new_t *ev, const proto_checked_t *
     t->hlc_dirty = true;
     uint8_t hash[PROTO_HASH_LEN];
     proto_hash(t->enc.data, t->enc.len, hash);
-    if ((rc = events_put(t, origin, olen, hd.seq, t->enc.data, t->enc.len)))
+    if ((rc = events_append(t, origin, olen, hd.seq, t->enc.data, t->enc.len)))
         return rc;
     origin_new(t);
     h->seq = hd.seq;
@@ -226,7 +290,7 @@ static int chain_extend(store_txn_t *t, store_head_t *h, const proto_event_t *e)
 {
     uint8_t hash[PROTO_HASH_LEN];
     proto_event_hash(e, hash);
-    int rc = events_put(t, e->origin.ptr, e->origin.len, e->seq, e->raw, e->raw_len);
+    int rc = events_append(t, e->origin.ptr, e->origin.len, e->seq, e->raw, e->raw_len);
     if (rc)
         return rc;
     h->seq = e->seq;
@@ -318,11 +382,9 @@ static int put_held(store_txn_t *t, store_head_t *h, const proto_event_t *e,
 /* e is at or below the head: it is stored already, or it conflicts. */
 static int put_known(store_txn_t *t, const proto_event_t *e, store_put_result_t *res)
 {
-    uint8_t k[STORE_EVKEY_MAX];
-    size_t klen = store_evkey(k, e->origin.ptr, e->origin.len, e->seq);
     const uint8_t *v;
     size_t vlen;
-    int rc = store_txn_mget(t, t->s->db_events, "get events", k, klen, &v, &vlen);
+    int rc = store_events_find(t, e->origin.ptr, e->origin.len, e->seq, &v, &vlen);
     if (rc == 1)
         return err_set(LD_ECORRUPT, "store: event %.*s/%llu is missing below its head",
                        (int)e->origin.len, e->origin.ptr, (unsigned long long)e->seq);

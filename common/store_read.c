@@ -96,15 +96,74 @@ int store_heads_foreach(store_txn_t *t, const char *prefix, store_head_fn fn, vo
     return rc;
 }
 
+/* The event `index` places after the first of record v (0: the first). */
+static int record_event(const MDB_val *v, uint64_t index, const uint8_t **raw, size_t *len)
+{
+    if (!store_record_is_chunk(v->mv_data, v->mv_size)) {
+        if (index)
+            return 1;
+        *raw = v->mv_data;
+        *len = v->mv_size;
+        return 0;
+    }
+    store_chunk_iter_t it;
+    store_chunk_begin(&it, v->mv_data, v->mv_size);
+    int rc;
+    for (uint64_t i = 0; (rc = store_chunk_next(&it, raw, len)) == 0; i++)
+        if (i == index)
+            return 0;
+    return rc;
+}
+
+/* Does key k belong to `origin` and, if so, at which seq does it start? */
+static bool key_of(const MDB_val *k, const char *origin, size_t olen, uint64_t *seq)
+{
+    const uint8_t *p = k->mv_data;
+    if (k->mv_size != olen + 9 || p[olen] != 0 || memcmp(p, origin, olen) != 0)
+        return false;
+    *seq = store_be64_get(p + olen + 1);
+    return true;
+}
+
+int store_events_find(store_txn_t *t, const char *origin, size_t olen, uint64_t seq,
+                      const uint8_t **raw, size_t *len)
+{
+    int rc = store_events_tail_flush(t);
+    if (rc)
+        return rc;
+    /* The record keyed by this seq (the event, or a chunk it starts)... */
+    uint8_t key[STORE_EVKEY_MAX];
+    MDB_val k = {store_evkey(key, origin, olen, seq), key}, v;
+    rc = store_txn_mget(t, t->s->db_events, "get events", k.mv_data, k.mv_size,
+                        (const uint8_t **)&v.mv_data, &v.mv_size);
+    if (rc <= 0)
+        return rc < 0 ? rc : record_event(&v, 0, raw, len);
+    /* ...else the record before that key, if it is a chunk of this origin
+     * that reaches this far. */
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(t->txn, t->s->db_events, &c)))
+        return store_lmdb_err(rc, "open a cursor on events");
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(c, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    uint64_t first;
+    if (rc == 0)
+        rc = key_of(&k, origin, olen, &first) && first < seq ? record_event(&v, seq - first, raw, len)
+                                                             : 1;
+    else if (rc == MDB_NOTFOUND)
+        rc = 1;
+    else
+        rc = store_lmdb_err(rc, "find an event");
+    mdb_cursor_close(c);
+    return rc;
+}
+
 int store_event_get(store_txn_t *t, const char *origin, uint64_t seq,
                     const uint8_t **raw, size_t *len)
 {
     size_t olen = origin ? strlen(origin) : 0;
     if (!t || !raw || !len || olen == 0 || olen > PROTO_ORIGIN_MAX)
         return err_set(LD_EINVAL, "store: store_event_get without a transaction or origin");
-    uint8_t k[STORE_EVKEY_MAX];
-    size_t klen = store_evkey(k, origin, olen, seq);
-    int rc = store_txn_mget(t, t->s->db_events, "get events", k, klen, raw, len);
+    int rc = store_events_find(t, origin, olen, seq, raw, len);
     if (rc == 1)
         return err_set(LD_ENOTFOUND, "store: no event %s/%llu", origin, (unsigned long long)seq);
     return rc;
@@ -127,8 +186,27 @@ static int key_split(const MDB_val *k, size_t extra, char origin[PROTO_ORIGIN_MA
     return 0;
 }
 
+/* The seq of the last event of record v that starts at `first`. */
+static int record_last(const MDB_val *v, uint64_t first, uint64_t *last)
+{
+    *last = first;
+    if (!store_record_is_chunk(v->mv_data, v->mv_size))
+        return 0;
+    store_chunk_iter_t it;
+    store_chunk_begin(&it, v->mv_data, v->mv_size);
+    const uint8_t *raw;
+    size_t len;
+    int rc;
+    uint64_t n = 0;
+    while ((rc = store_chunk_next(&it, &raw, &len)) == 0)
+        n++;
+    *last = first + (n ? n - 1 : 0);
+    return rc < 0 ? rc : 0;
+}
+
 /* Seeks past the events of `origin` with seq <= since, or past all of its
- * events (skip_all). */
+ * events (skip_all): to the first record holding a later event of it, which
+ * may be a chunk that starts at or before `since`. */
 static int events_skip(MDB_cursor *c, const char *origin, size_t olen, uint64_t since,
                        bool skip_all, MDB_val *k, MDB_val *v)
 {
@@ -138,11 +216,31 @@ static int events_skip(MDB_cursor *c, const char *origin, size_t olen, uint64_t 
         memcpy(key, origin, olen);
         key[olen] = 0x01;    /* after every origin\0seq key */
         klen = olen + 1;
-    } else {
-        klen = store_evkey(key, origin, olen, since + 1);
+        *k = (MDB_val){klen, key};
+        return mdb_cursor_get(c, k, v, MDB_SET_RANGE);
     }
+    klen = store_evkey(key, origin, olen, since + 1);
     *k = (MDB_val){klen, key};
-    return mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+    int rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    bool at_end = rc == MDB_NOTFOUND;
+    if (!at_end && key_of(k, origin, olen, &(uint64_t){0}) &&
+        store_be64_get((const uint8_t *)k->mv_data + olen + 1) == since + 1)
+        return 0;   /* a record starts right there */
+    MDB_val pk, pv;
+    uint64_t first, last;
+    int prc = mdb_cursor_get(c, &pk, &pv, at_end ? MDB_LAST : MDB_PREV);
+    if (prc == 0 && key_of(&pk, origin, olen, &first) && first <= since &&
+        (prc = record_last(&pv, first, &last)) == 0 && last > since) {
+        *k = pk, *v = pv;   /* a chunk that reaches past `since` */
+        return 0;
+    }
+    if (prc < 0)
+        return prc;
+    if (at_end)
+        return MDB_NOTFOUND;
+    return mdb_cursor_get(c, k, v, prc == 0 ? MDB_NEXT : MDB_SET_RANGE);
 }
 
 static int events_scan(MDB_cursor *c, const char *prefix, size_t plen, uint64_t since,
@@ -159,12 +257,27 @@ static int events_scan(MDB_cursor *c, const char *prefix, size_t plen, uint64_t 
         if ((rc = key_split(&k, 0, origin, &olen, &seq)))
             return rc;
         bool within = plen == 0 || proto_origin_within(origin, olen, prefix, plen);
-        if (!within || seq <= since) {
+        bool chunk = store_record_is_chunk(v.mv_data, v.mv_size);
+        uint64_t last = seq;
+        if (within && chunk && seq <= since && (rc = record_last(&v, seq, &last)))
+            return rc;
+        if (!within || last <= since) {
             rc = events_skip(c, origin, olen, since, !within, &k, &v);
             continue;
         }
-        if ((rc = fn(origin, seq, v.mv_data, v.mv_size, arg)))
+        if (chunk) {
+            store_chunk_iter_t it;
+            const uint8_t *raw;
+            size_t len;
+            store_chunk_begin(&it, v.mv_data, v.mv_size);
+            for (; (rc = store_chunk_next(&it, &raw, &len)) == 0; seq++)
+                if (seq > since && (rc = fn(origin, seq, raw, len, arg)))
+                    return rc;
+            if (rc < 0)
+                return rc;
+        } else if ((rc = fn(origin, seq, v.mv_data, v.mv_size, arg))) {
             return rc;
+        }
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     return rc == MDB_NOTFOUND ? 0 : store_lmdb_err(rc, "scan events");
@@ -177,7 +290,9 @@ int store_events_foreach(store_txn_t *t, const char *prefix, uint64_t since,
         return err_set(LD_EINVAL, "store: store_events_foreach without a transaction or callback");
     prefix = prefix ? prefix : "";
     MDB_cursor *c;
-    int rc = cursor_open(t, t->s->db_events, &c);
+    int rc = store_events_tail_flush(t);
+    if (!rc)
+        rc = cursor_open(t, t->s->db_events, &c);
     if (rc)
         return rc;
     rc = events_scan(c, prefix, strlen(prefix), since, fn, arg);
