@@ -607,8 +607,16 @@ static int open_dbs(store_txn_t *t, void *arg)
     if (len != 4)
         return err_set(LD_ECORRUPT, "store: meta 'format' is %zu bytes, not 4", len);
     uint32_t f = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
-    if (f != STORE_FORMAT)
-        return err_set(LD_EVERSION, "store: format %u, this build reads format %u", f, STORE_FORMAT);
+    if (f != STORE_FORMAT && f != 1)
+        return err_set(LD_EVERSION, "store: format %u, this build reads formats 1 and %u", f,
+                       STORE_FORMAT);
+    if (f == 1 && t->write) {
+        /* Format 2 only adds chunk records to `events`, which a format-1
+         * build would misread: mark the store before writing any. */
+        uint8_t f2[4] = {0, 0, 0, STORE_FORMAT};
+        if ((rc = store_txn_mput(t, s->db_meta, "put meta", "format", 6, f2, 4, 0)))
+            return rc;
+    }
     rc = store_txn_mget(t, s->db_meta, "get meta", "origin", 6, &v, &len);
     if (rc < 0)
         return rc;

@@ -23,7 +23,7 @@
 #include "common/buf.h"
 #include "common/store.h"
 
-#define STORE_FORMAT        1u
+#define STORE_FORMAT        2u   /* 2: chunk records in `events`; 1 is read and upgraded */
 #define STORE_MAX_INDEXERS  8
 #define STORE_HEAD_LEN      (8 + PROTO_HASH_LEN + 8)  /* seq, hash, held */
 /* origin, 0x00, seq (8, big-endian) */

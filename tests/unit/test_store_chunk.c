@@ -3,7 +3,7 @@
  * common/store_int.h): every event of a run found by seq, scans that start
  * inside a run or at its edges, one-event records and runs side by side,
  * duplicates and equivocations judged against events inside a run, and a
- * transaction that switches origins and comes back.
+ * transaction that switches origins and comes back; format 1 stores.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,6 +207,49 @@ static void test_store_chunk_origins_interleaved(void **state)
         testutil_log_free(&logs[i]);
 }
 
+static int put_format_cb(store_txn_t *t, void *arg)
+{
+    uint8_t f[4] = {0, 0, 0, *(const uint8_t *)arg};
+    return store_meta_put(t, "format", f, 4);
+}
+
+static uint8_t format_of(store_t *s)
+{
+    store_txn_t *t;
+    const void *v;
+    size_t len;
+    assert_int_equal(store_read_begin(s, &t), 0);
+    assert_int_equal(store_meta_get(t, "format", &v, &len), 0);
+    assert_int_equal(len, 4);
+    uint8_t f = ((const uint8_t *)v)[3];
+    store_read_end(&t);
+    return f;
+}
+
+/* Format 2 adds chunks: a format-1 store is read as it is, and marked 2 by
+ * the first writable open (so a format-1 build refuses it from then on);
+ * a format this build does not know is refused. */
+static void test_store_format_1_is_read_and_upgraded(void **state)
+{
+    fx_t *f = *state;
+    char *dir = subdir(f, "u");
+    store_t *s = open_origin(f, "u", "hrb/u", 0);
+    assert_int_equal(format_of(s), 2);
+    assert_int_equal(store_write(s, put_format_cb, &(uint8_t){1}), 0);
+    store_close(&s);
+    store_opts_t o = {0, NULL, NULL};
+    assert_int_equal(store_open(dir, STORE_RDONLY, &o, &s), 0);
+    assert_int_equal(format_of(s), 1);
+    store_close(&s);
+    s = open_at(f, dir, 0);
+    assert_int_equal(format_of(s), 2);
+    assert_int_equal(store_write(s, put_format_cb, &(uint8_t){9}), 0);
+    store_close(&s);
+    assert_int_equal(store_open(dir, 0, &o, &s), LD_EVERSION);
+    assert_null(s);
+    free(dir);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -215,6 +258,7 @@ int main(void)
         T(test_store_chunk_runs_read_back),
         T(test_store_chunk_duplicates_and_equivocations),
         T(test_store_chunk_origins_interleaved),
+        T(test_store_format_1_is_read_and_upgraded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
