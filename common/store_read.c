@@ -144,12 +144,12 @@ int store_events_find(store_txn_t *t, const char *origin, size_t olen, uint64_t 
     if ((rc = mdb_cursor_open(t->txn, t->s->db_events, &c)))
         return store_lmdb_err(rc, "open a cursor on events");
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    rc = mdb_cursor_get(c, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(c, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
     uint64_t first;
-    if (rc == 0)
-        rc = key_of(&k, origin, olen, &first) && first < seq ? record_event(&v, seq - first, raw, len)
-                                                             : 1;
-    else if (rc == MDB_NOTFOUND)
+    if (rc == 0 && key_of(&k, origin, olen, &first) && first < seq)
+        rc = record_event(&v, seq - first, raw, len);
+    else if (rc == 0 || rc == MDB_NOTFOUND)
         rc = 1;
     else
         rc = store_lmdb_err(rc, "find an event");
@@ -225,19 +225,21 @@ static int events_skip(MDB_cursor *c, const char *origin, size_t olen, uint64_t 
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     bool at_end = rc == MDB_NOTFOUND;
-    if (!at_end && key_of(k, origin, olen, &(uint64_t){0}) &&
-        store_be64_get((const uint8_t *)k->mv_data + olen + 1) == since + 1)
+    uint64_t first, last;
+    if (!at_end && key_of(k, origin, olen, &first) && first == since + 1)
         return 0;   /* a record starts right there */
     MDB_val pk, pv;
-    uint64_t first, last;
     int prc = mdb_cursor_get(c, &pk, &pv, at_end ? MDB_LAST : MDB_PREV);
-    if (prc == 0 && key_of(&pk, origin, olen, &first) && first <= since &&
-        (prc = record_last(&pv, first, &last)) == 0 && last > since) {
-        *k = pk, *v = pv;   /* a chunk that reaches past `since` */
-        return 0;
-    }
-    if (prc < 0)
+    if (prc == 0 && key_of(&pk, origin, olen, &first) && first <= since) {
+        if ((rc = record_last(&pv, first, &last)))
+            return rc;   /* LD_ECORRUPT */
+        if (last > since) {
+            *k = pk, *v = pv;   /* a chunk that reaches past `since` */
+            return 0;
+        }
+    } else if (prc != 0 && prc != MDB_NOTFOUND) {
         return prc;
+    }
     if (at_end)
         return MDB_NOTFOUND;
     return mdb_cursor_get(c, k, v, prc == 0 ? MDB_NEXT : MDB_SET_RANGE);
@@ -280,7 +282,10 @@ static int events_scan(MDB_cursor *c, const char *prefix, size_t plen, uint64_t 
         }
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
-    return rc == MDB_NOTFOUND ? 0 : store_lmdb_err(rc, "scan events");
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    /* LMDB's codes and ours (a corrupt chunk) do not overlap */
+    return rc <= LD_EINVAL && rc >= LD_EFAULT ? rc : store_lmdb_err(rc, "scan events");
 }
 
 int store_events_foreach(store_txn_t *t, const char *prefix, uint64_t since,
