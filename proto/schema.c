@@ -130,7 +130,6 @@ static int check_text(mpk_reader_t *r, const char *key, const char *what, uint32
 static int check_enum(mpk_reader_t *r, const proto_field_t *f, const char *key)
 {
     mpk_str_t s;
-    char tmp[64], list[512] = "";
     int rc = check_text(r, key, "", 256, PROTO_FMT_TEXT, &s);
     if (rc)
         return rc;
@@ -138,6 +137,7 @@ static int check_enum(mpk_reader_t *r, const proto_field_t *f, const char *key)
         if (mpk_str_eq(s, *v))
             return 0;
     /* the list of allowed values is built only for the message */
+    char tmp[64], list[512] = "";
     for (const char *const *v = f->values; *v; v++) {
         size_t n = strlen(list);
         snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", *v);
@@ -263,14 +263,19 @@ static bool field_name_valid(mpk_str_t s)
     return true;
 }
 
-/* Reads a key into a NUL-terminated copy, checking name syntax and order. */
-static int read_key(mpk_reader_t *r, mpk_str_t *prev, uint32_t i, char key[FIELD_NAME_MAX + 1])
+/* Reads a key into a NUL-terminated copy, checking name syntax and order,
+ * and finds its field of k (*f NULL if none). A key that names a field is a
+ * valid name already (the table's names are, a test checks): only others
+ * are checked character by character. */
+static int read_key(mpk_reader_t *r, const proto_kind_t *k, mpk_str_t *prev, uint32_t i,
+                    char key[FIELD_NAME_MAX + 1], const proto_field_t **f)
 {
     mpk_str_t s;
     int rc = mpk_read_str(r, PROTO_BODY_MAX, &s);
     if (rc)
         return err_wrap(rc, "body: key %u", i + 1);
-    if (!field_name_valid(s)) {
+    *f = k ? proto_kind_field(k, s.ptr, s.len) : NULL;
+    if (!*f && !field_name_valid(s)) {
         char tmp[64];
         bool utf8 = mpk_utf8_valid(s.ptr, s.len);
         return err_set(utf8 ? LD_ESCHEMA : LD_EPROTO, "body: key %u: '%s' is not a field name "
@@ -289,10 +294,9 @@ static int read_key(mpk_reader_t *r, mpk_str_t *prev, uint32_t i, char key[FIELD
     return 0;
 }
 
-static int check_field(mpk_reader_t *r, const proto_kind_t *k, const char *key, size_t key_len,
-                       bool strict, unsigned *flags, uint64_t *seen)
+static int check_field(mpk_reader_t *r, const proto_kind_t *k, const proto_field_t *f,
+                       const char *key, bool strict, unsigned *flags, uint64_t *seen)
 {
-    const proto_field_t *f = k ? proto_kind_field(k, key, key_len) : NULL;
     if (f) {
         *seen |= 1ull << (f - k->fields);
         return check_value(r, f, key);
@@ -318,8 +322,9 @@ int proto_schema_check_body(const proto_kind_t *k, const uint8_t *body, size_t l
     uint64_t seen = 0; /* bit i: k->fields[i] present; tests keep nfields <= 64 */
     for (uint32_t i = 0; i < n; i++) {
         char key[FIELD_NAME_MAX + 1];
-        if ((rc = read_key(&r, &prev, i, key)) ||
-            (rc = check_field(&r, k, key, prev.len, strict, flags, &seen)))
+        const proto_field_t *f = NULL;   /* read_key sets it; -O2 cannot see that */
+        if ((rc = read_key(&r, k, &prev, i, key, &f)) ||
+            (rc = check_field(&r, k, f, key, strict, flags, &seen)))
             return rc;
     }
     if (mpk_remaining(&r))
