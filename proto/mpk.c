@@ -249,10 +249,14 @@ int mpk_read_str(mpk_reader_t *r, uint32_t max_len, mpk_str_t *out)
     int rc;
     /* fixstr, the header of almost every string we read, without the
      * family table's general path */
-    if (r->p < r->end && (*r->p & 0xe0) == 0xa0)
+    if (r->p < r->end && (*r->p & 0xe0) == 0xa0) {
         len = *r->p++ & 0x1f;
-    else if ((rc = read_header(r, &fam_str, &len)))
+    } else if (r->end - r->p >= 2 && *r->p == 0xd9 && r->p[1] >= 32) {
+        len = r->p[1];   /* str8: most Chinese text */
+        r->p += 2;
+    } else if ((rc = read_header(r, &fam_str, &len))) {
         return rc;
+    }
     if (len > max_len)
         return err_set(LD_ETOOBIG, "string of %u bytes, at most %u allowed", len, max_len);
     if ((rc = need(r, len)))
@@ -280,9 +284,13 @@ int mpk_read_bin(mpk_reader_t *r, uint32_t max_len, const uint8_t **out, uint32_
 int mpk_read_bin_exact(mpk_reader_t *r, uint32_t len, const uint8_t **out)
 {
     uint32_t got = 0; /* see mpk_read_uint */
-    int rc = read_header(r, &fam_bin, &got);
-    if (rc)
+    int rc;
+    if (r->end - r->p >= 2 && *r->p == 0xc4) {
+        got = r->p[1];   /* bin8: every hash */
+        r->p += 2;
+    } else if ((rc = read_header(r, &fam_bin, &got))) {
         return rc;
+    }
     if (got != len)
         return err_set(LD_EPROTO, "expected %u bytes of binary, found %u", len, got);
     if ((rc = need(r, len)))
@@ -350,17 +358,23 @@ int mpk_skip(mpk_reader_t *r, int max_depth)
     return 0;
 }
 
+/* Byte loops, not memcmp/strlen: these compare field names and enum
+ * values of a few bytes, where a libc call costs more than the loop. */
 bool mpk_str_less(mpk_str_t a, mpk_str_t b)
 {
     uint32_t n = a.len < b.len ? a.len : b.len;
-    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
-    return c < 0 || (c == 0 && a.len < b.len);
+    for (uint32_t i = 0; i < n; i++)
+        if (a.ptr[i] != b.ptr[i])
+            return (uint8_t)a.ptr[i] < (uint8_t)b.ptr[i];
+    return a.len < b.len;
 }
 
 bool mpk_str_eq(mpk_str_t a, const char *s)
 {
-    size_t n = strlen(s);
-    return a.len == n && (n == 0 || memcmp(a.ptr, s, n) == 0);
+    for (uint32_t i = 0; i < a.len; i++)
+        if (!s[i] || s[i] != a.ptr[i])
+            return false;
+    return s[a.len] == '\0';
 }
 
 /* Follows the Unicode table of well-formed byte sequences (Unicode 15,

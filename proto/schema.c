@@ -29,9 +29,16 @@ const proto_kind_t *proto_schema_at(size_t i)
     return i < proto_schema_table_len_ ? &proto_schema_table_[i] : NULL;
 }
 
+/* From the end: kinds share their beginnings ("deputy.", "suggestion."),
+ * so a candidate of the right length most often differs in its last bytes. */
 static bool name_eq(const char *name, size_t name_len, const char *s, size_t len)
 {
-    return name_len == len && memcmp(name, s, len) == 0;
+    if (name_len != len)
+        return false;
+    for (size_t i = len; i-- > 0;)
+        if (name[i] != s[i])
+            return false;
+    return true;
 }
 
 const proto_kind_t *proto_schema_find(const char *name, size_t len)
