@@ -136,6 +136,21 @@ store_put_result_t put_one(store_t *s, const log_t *l, size_t seq)
     return c.res;
 }
 
+int put_range_cb(store_txn_t *t, void *arg)
+{
+    put_range_t *p = arg;
+    p->stored = p->dup = 0;
+    for (size_t seq = p->from; seq <= p->to; seq++) {
+        store_put_result_t res;
+        int rc = store_txn_put(t, p->l->raw[seq - 1], p->l->len[seq - 1], &res);
+        if (rc)
+            return rc;
+        p->stored += res == STORE_PUT_STORED;
+        p->dup += res == STORE_PUT_DUPLICATE;
+    }
+    return 0;
+}
+
 store_head_t head_of(store_t *s, const char *origin)
 {
     store_txn_t *t;

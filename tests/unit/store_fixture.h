@@ -55,6 +55,14 @@ void make_log(fx_t *f, const char *name, const char *origin, int n, const char *
               log_t *out);
 /* Puts event seq (from 1) of l into s in one write transaction. */
 store_put_result_t put_one(store_t *s, const log_t *l, size_t seq);
+/* store_write callback: puts events from..to of l (arg, a put_range_t),
+ * counting what became of them. */
+typedef struct put_range {
+    const log_t *l;
+    size_t from, to;
+    int stored, dup;
+} put_range_t;
+int put_range_cb(store_txn_t *t, void *arg);
 
 /* ---- whole-store checks ---- */
 

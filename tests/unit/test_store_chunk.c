@@ -105,26 +105,6 @@ static void test_store_chunk_runs_read_back(void **state)
     testutil_log_free(&l);
 }
 
-typedef struct put_range {
-    const log_t *l;
-    size_t from, to;
-    int stored, dup;
-} put_range_t;
-
-static int put_range_cb(store_txn_t *t, void *arg)
-{
-    put_range_t *p = arg;
-    for (size_t seq = p->from; seq <= p->to; seq++) {
-        store_put_result_t res;
-        int rc = store_txn_put(t, p->l->raw[seq - 1], p->l->len[seq - 1], &res);
-        if (rc)
-            return rc;
-        p->stored += res == STORE_PUT_STORED;
-        p->dup += res == STORE_PUT_DUPLICATE;
-    }
-    return 0;
-}
-
 static void put_range(store_t *s, const log_t *l, size_t from, size_t to)
 {
     put_range_t p = {l, from, to, 0, 0};

@@ -50,32 +50,15 @@ static void test_store_fault_sweep_append(void **state)
     f->s = open_origin(f, "a", "hrb/a", 0);
     assert_int_equal(append_n(f->s, 3, NULL), 0);
     int steps = sweep(f->s, op_append10, NULL);
-    fprintf(stderr, "STEPS1 %d\n", steps);
+    assert_true(steps >= 5);   /* the ten as one chunk put + write-back + commit */
     assert_int_equal(head_of(f->s, "hrb/a").seq, 13);
     assert_int_equal(info_of(f->s).events, 13);
     assert_int_equal(verify_all(f->s, "").events, 13);
 }
 
-typedef struct put_many {
-    const log_t *l;
-    size_t from, to;
-} put_many_t;
-
-static int put_many_cb(store_txn_t *t, void *arg)
-{
-    put_many_t *p = arg;
-    for (size_t seq = p->from; seq <= p->to; seq++) {
-        store_put_result_t res;
-        int rc = store_txn_put(t, p->l->raw[seq - 1], p->l->len[seq - 1], &res);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 static int op_put(store_t *s, void *arg)
 {
-    return store_write(s, put_many_cb, arg);
+    return store_write(s, put_range_cb, arg);
 }
 
 static void test_store_fault_sweep_put_moving_held(void **state)
@@ -88,9 +71,9 @@ static void test_store_fault_sweep_put_moving_held(void **state)
     for (size_t seq = 4; seq <= 8; seq++)
         assert_int_equal(put_one(f->s, &l, seq), STORE_PUT_HELD);
     /* seq 2 and 3 arrive together: 3 chains, then 4..8 move in from held */
-    put_many_t p = {&l, 2, 3};
+    put_range_t p = {&l, 2, 3, 0, 0};
     int steps = sweep(f->s, op_put, &p);
-    fprintf(stderr, "STEPS2 %d\n", steps);
+    assert_true(steps > 8);    /* five held deletes + the run put + write-back + commit */
     store_head_t h = head_of(f->s, "hrb/a");
     assert_int_equal(h.seq, 8);
     assert_int_equal(h.held, 0);
