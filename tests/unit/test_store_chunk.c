@@ -3,7 +3,8 @@
  * common/store_int.h): every event of a run found by seq, scans that start
  * inside a run or at its edges, one-event records and runs side by side,
  * duplicates and equivocations judged against events inside a run, and a
- * transaction that switches origins and comes back; format 1 stores.
+ * transaction that switches origins and comes back; a corrupt run refused;
+ * format 1 stores.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "common/err.h"
 #include "common/store.h"
@@ -187,6 +189,54 @@ static void test_store_chunk_origins_interleaved(void **state)
         testutil_log_free(&logs[i]);
 }
 
+/* Replaces the record of hrb/a at seq 3 (the first run) with a chunk whose
+ * first length runs past its end, as a torn or tampered file would. */
+static int corrupt_cb(store_txn_t *t, void *arg)
+{
+    (void)arg;
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open(store_txn_mdb(t), "events", 0, &dbi);
+    uint8_t key[] = {'h', 'r', 'b', '/', 'a', 0, 0, 0, 0, 0, 0, 0, 0, 3};
+    uint8_t bad[15] = {0xc1, 0, 0, 0x03, 0xe8};   /* 1,000 bytes announced, 10 there */
+    MDB_val k = {sizeof key, key}, v = {sizeof bad, bad};
+    return rc ? rc : mdb_put(store_txn_mdb(t), dbi, &k, &v, 0);
+}
+
+static int scan_rc(store_t *s)
+{
+    store_txn_t *t;
+    seen_t seen = {0};
+    assert_int_equal(store_read_begin(s, &t), 0);
+    int rc = store_events_foreach(t, "hrb/a", 0, seen_cb, &seen);
+    store_read_end(&t);
+    return rc;
+}
+
+/* A chunk that does not hold together is reported as corrupt by every
+ * reader, never read past. */
+static void test_store_chunk_corrupt_is_refused(void **state)
+{
+    fx_t *f = *state;
+    log_t l;
+    make_runs(f, "src", "hrb/a", NULL, &l);
+    char *dir = subdir(f, "src");
+    store_t *s = open_at(f, dir, 0);
+    free(dir);
+    assert_int_equal(store_write(s, corrupt_cb, NULL), 0);
+    store_txn_t *t;
+    const uint8_t *raw;
+    size_t len;
+    assert_int_equal(store_read_begin(s, &t), 0);
+    assert_int_equal(store_event_get(t, "hrb/a", 2, &raw, &len), 0);   /* its own record */
+    assert_int_equal(store_event_get(t, "hrb/a", 3, &raw, &len), LD_ECORRUPT);
+    assert_int_equal(store_event_get(t, "hrb/a", 100, &raw, &len), LD_ECORRUPT);
+    assert_int_equal(store_event_get(t, "hrb/a", 300, &raw, &len), 0);  /* the next run */
+    store_read_end(&t);
+    assert_int_equal(scan_rc(s), LD_ECORRUPT);
+    store_close(&s);
+    testutil_log_free(&l);
+}
+
 static int put_format_cb(store_txn_t *t, void *arg)
 {
     uint8_t f[4] = {0, 0, 0, *(const uint8_t *)arg};
@@ -238,6 +288,7 @@ int main(void)
         T(test_store_chunk_runs_read_back),
         T(test_store_chunk_duplicates_and_equivocations),
         T(test_store_chunk_origins_interleaved),
+        T(test_store_chunk_corrupt_is_refused),
         T(test_store_format_1_is_read_and_upgraded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
