@@ -269,9 +269,16 @@ int mpk_read_str(mpk_reader_t *r, uint32_t max_len, mpk_str_t *out)
 
 int mpk_read_bin(mpk_reader_t *r, uint32_t max_len, const uint8_t **out, uint32_t *len)
 {
-    int rc = read_header(r, &fam_bin, len);
-    if (rc)
+    int rc;
+    if (r->end - r->p >= 3 && *r->p == 0xc5 && r->p[1]) {
+        *len = (uint32_t)r->p[1] << 8 | r->p[2];   /* bin16 of 256+: a larger event */
+        r->p += 3;
+    } else if (r->end - r->p >= 2 && *r->p == 0xc4) {
+        *len = r->p[1];                            /* bin8: most events in a batch */
+        r->p += 2;
+    } else if ((rc = read_header(r, &fam_bin, len))) {
         return rc;
+    }
     if (*len > max_len)
         return err_set(LD_ETOOBIG, "binary of %u bytes, at most %u allowed", *len, max_len);
     if ((rc = need(r, *len)))
