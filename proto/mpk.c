@@ -212,7 +212,7 @@ static const family_t fam_bin = {"binary", "binary", 0, 0, 0xc4, 0xc5, 0xc6, 0, 
 static const family_t fam_array = {"an array", "array", 0x90, 0x0f, 0, 0xdc, 0xdd, 0, 16};
 static const family_t fam_map = {"a map", "map", 0x80, 0x0f, 0, 0xde, 0xdf, 0, 16};
 
-static int read_header(mpk_reader_t *r, const family_t *f, uint32_t *len)
+static int read_header_slow(mpk_reader_t *r, const family_t *f, uint32_t *len)
 {
     int rc = need(r, 1);
     if (rc)
@@ -243,20 +243,33 @@ static int read_header(mpk_reader_t *r, const family_t *f, uint32_t *len)
     return 0;
 }
 
+/* The fix and 8-bit forms, which nearly every header we read has (field
+ * names, Chinese text, hashes, events in a batch), inline where the family
+ * is a constant; everything else, and every error, in read_header_slow. */
+static inline int read_header(mpk_reader_t *r, const family_t *f, uint32_t *len)
+{
+    if (r->end - r->p >= 2) {
+        uint8_t b = *r->p;
+        if (f->fix_mask && (b & (uint8_t)~f->fix_mask) == f->fix_base) {
+            *len = b & f->fix_mask;
+            r->p++;
+            return 0;
+        }
+        if (f->t8 && b == f->t8 && r->p[1] >= f->min8) {
+            *len = r->p[1];
+            r->p += 2;
+            return 0;
+        }
+    }
+    return read_header_slow(r, f, len);
+}
+
 int mpk_read_str(mpk_reader_t *r, uint32_t max_len, mpk_str_t *out)
 {
     uint32_t len = 0; /* see mpk_read_uint */
-    int rc;
-    /* fixstr, the header of almost every string we read, without the
-     * family table's general path */
-    if (r->p < r->end && (*r->p & 0xe0) == 0xa0) {
-        len = *r->p++ & 0x1f;
-    } else if (r->end - r->p >= 2 && *r->p == 0xd9 && r->p[1] >= 32) {
-        len = r->p[1];   /* str8: most Chinese text */
-        r->p += 2;
-    } else if ((rc = read_header(r, &fam_str, &len))) {
+    int rc = read_header(r, &fam_str, &len);
+    if (rc)
         return rc;
-    }
     if (len > max_len)
         return err_set(LD_ETOOBIG, "string of %u bytes, at most %u allowed", len, max_len);
     if ((rc = need(r, len)))
@@ -269,16 +282,9 @@ int mpk_read_str(mpk_reader_t *r, uint32_t max_len, mpk_str_t *out)
 
 int mpk_read_bin(mpk_reader_t *r, uint32_t max_len, const uint8_t **out, uint32_t *len)
 {
-    int rc;
-    if (r->end - r->p >= 3 && *r->p == 0xc5 && r->p[1]) {
-        *len = (uint32_t)r->p[1] << 8 | r->p[2];   /* bin16 of 256+: a larger event */
-        r->p += 3;
-    } else if (r->end - r->p >= 2 && *r->p == 0xc4) {
-        *len = r->p[1];                            /* bin8: most events in a batch */
-        r->p += 2;
-    } else if ((rc = read_header(r, &fam_bin, len))) {
+    int rc = read_header(r, &fam_bin, len);
+    if (rc)
         return rc;
-    }
     if (*len > max_len)
         return err_set(LD_ETOOBIG, "binary of %u bytes, at most %u allowed", *len, max_len);
     if ((rc = need(r, *len)))
@@ -291,13 +297,9 @@ int mpk_read_bin(mpk_reader_t *r, uint32_t max_len, const uint8_t **out, uint32_
 int mpk_read_bin_exact(mpk_reader_t *r, uint32_t len, const uint8_t **out)
 {
     uint32_t got = 0; /* see mpk_read_uint */
-    int rc;
-    if (r->end - r->p >= 2 && *r->p == 0xc4) {
-        got = r->p[1];   /* bin8: every hash */
-        r->p += 2;
-    } else if ((rc = read_header(r, &fam_bin, &got))) {
+    int rc = read_header(r, &fam_bin, &got);
+    if (rc)
         return rc;
-    }
     if (got != len)
         return err_set(LD_EPROTO, "expected %u bytes of binary, found %u", len, got);
     if ((rc = need(r, len)))
@@ -311,10 +313,8 @@ int mpk_read_bin_exact(mpk_reader_t *r, uint32_t len, const uint8_t **out)
 static int read_count(mpk_reader_t *r, const family_t *f, uint32_t per, uint32_t max_count,
                       uint32_t *count)
 {
-    int rc;
-    if (f->fix_mask && r->p < r->end && (*r->p & (uint8_t)~f->fix_mask) == f->fix_base)
-        *count = *r->p++ & f->fix_mask;    /* fixarray / fixmap */
-    else if ((rc = read_header(r, f, count)))
+    int rc = read_header(r, f, count);
+    if (rc)
         return rc;
     if (*count > max_count)
         return err_set(LD_ETOOBIG, "%s of %u elements, at most %u allowed", f->noun, *count,
