@@ -39,6 +39,8 @@ static const char *const COUNTER_KEY[] = {
 
 int store_lmdb_err(int rc, const char *what)
 {
+    if (rc <= LD_EINVAL && rc >= LD_EFAULT)
+        return rc;   /* ours, reported already (a corrupt chunk met in a scan) */
     if (rc == ENOSPC)
         return err_set(LD_ENOSPACE, "store: %s: disk full; the write was refused and "
                        "nothing already stored was changed", what);

@@ -148,7 +148,8 @@ static inline size_t store_evkey(uint8_t *k, const char *origin, size_t olen, ui
 }
 
 /* Translates an LMDB or errno code from operation `what` into this
- * project's convention (ENOSPC -> LD_ENOSPACE) with err_set(). */
+ * project's convention (ENOSPC -> LD_ENOSPACE) with err_set(). A code of
+ * this project's passes through unchanged, its message with it. */
 int store_lmdb_err(int rc, const char *what);
 /* The fault hook: LD_EFAULT when the countdown of store_fault_after hits. */
 int store_fault_check(const char *what);

@@ -282,10 +282,7 @@ static int events_scan(MDB_cursor *c, const char *prefix, size_t plen, uint64_t 
         }
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    /* LMDB's codes and ours (a corrupt chunk) do not overlap */
-    return rc <= LD_EINVAL && rc >= LD_EFAULT ? rc : store_lmdb_err(rc, "scan events");
+    return rc == MDB_NOTFOUND ? 0 : store_lmdb_err(rc, "scan events");
 }
 
 int store_events_foreach(store_txn_t *t, const char *prefix, uint64_t since,
