@@ -75,12 +75,8 @@ int store_events_tail_flush(store_txn_t *t)
         v += 5;
         len -= 5;
     }
-    uint32_t n = t->tail_n;
-    t->tail_n = 0;
-    int rc = events_put(t, t->tail_origin, t->tail_olen, t->tail_seq, v, len);
-    if (rc)
-        t->tail_n = n;   /* the txn is failed; keep the tail for the record of it */
-    return rc;
+    t->tail_n = 0;   /* written or not: a failed put fails the txn (events_put) */
+    return events_put(t, t->tail_origin, t->tail_olen, t->tail_seq, v, len);
 }
 
 /* Appends an event that extends its origin's log to the tail, putting the
