@@ -2,7 +2,7 @@
  * test_hlc.c -- the hybrid logical clock: stamps strictly increase whatever
  * the wall clock does, the logical half carries into the physical half,
  * and remote stamps move the clock forward unless they are absurdly far
- * in the future.
+ * in the future (the clock read only when they could).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,6 +86,36 @@ static void test_hlc_observe_moves_clock_forward(void **state)
     assert_true(hlc_now(&h) > b);
 }
 
+static uint64_t counting_clock(void *arg)
+{
+    uint64_t *reads = arg;
+    (*reads)++;
+    return 1700000000000ull;
+}
+
+/* A hub observes every event it merges: the stamps that cannot move the
+ * clock must not cost a clock read, and those that can still obey the
+ * drift rule. */
+static void test_hlc_observe_reads_clock_only_to_move(void **state)
+{
+    (void)state;
+    uint64_t reads = 0;
+    hlc_t h;
+    hlc_init(&h, 0, counting_clock, &reads);
+    uint64_t a = hlc_now(&h);
+    assert_int_equal(reads, 1);
+    hlc_observe(&h, a);
+    hlc_observe(&h, a - 1);
+    assert_int_equal(reads, 1);
+    assert_int_equal(h.last, a);
+    hlc_observe(&h, a + 3);
+    assert_int_equal(reads, 2);
+    assert_int_equal(h.last, a + 3);
+    hlc_observe(&h, (1700000000000ull + HLC_MAX_DRIFT_MS + 1) << 16);
+    assert_int_equal(reads, 3);
+    assert_int_equal(h.last, a + 3);
+}
+
 static void test_hlc_real_clock_default(void **state)
 {
     (void)state;
@@ -103,6 +133,7 @@ int main(void)
         cmocka_unit_test(test_hlc_logical_overflow_carries),
         cmocka_unit_test(test_hlc_observe_ignores_far_future),
         cmocka_unit_test(test_hlc_observe_moves_clock_forward),
+        cmocka_unit_test(test_hlc_observe_reads_clock_only_to_move),
         cmocka_unit_test(test_hlc_real_clock_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
