@@ -150,10 +150,11 @@ int sync_in_check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict);
 typedef struct sync_events {
     proto_event_t *ev;
     uint8_t (*hash)[PROTO_HASH_LEN];   /* ev[k].hash points at hash[k] */
-    uint32_t n, cap;
+    uint32_t *run;    /* ev[run[r]] begins the r-th run of events of one origin */
+    uint32_t n, nrun, cap;
 } sync_events_t;
 
-#define SYNC_EVENTS_INIT {NULL, NULL, 0, 0}
+#define SYNC_EVENTS_INIT {NULL, NULL, NULL, 0, 0, 0}
 void sync_events_free(sync_events_t *e);
 
 /* sync_in_check(), keeping every event of an accepted batch as decoded in

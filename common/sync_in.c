@@ -66,6 +66,7 @@ void sync_events_free(sync_events_t *e)
         return;
     free(e->ev);
     free(e->hash);
+    free(e->run);
     *e = (sync_events_t)SYNC_EVENTS_INIT;
 }
 
@@ -82,6 +83,10 @@ static int events_reserve(sync_events_t *e, uint32_t n)
     if (!h)
         return err_set(LD_ENOMEM, "sync: out of memory");
     e->hash = h;
+    uint32_t *r = realloc(e->run, (size_t)n * sizeof *r);
+    if (!r)
+        return err_set(LD_ENOMEM, "sync: out of memory");
+    e->run = r;
     e->cap = n;
     return 0;
 }
@@ -95,6 +100,7 @@ static int check_events(const sync_in_t *i, const msg_t *batch, sync_events_t *k
     int rc = keep ? events_reserve(keep, m.nevents) : 0;
     if (rc)
         return rc;
+    uint32_t nrun = 0;
     for (uint32_t k = 0; k < m.nevents; k++) {
         const uint8_t *raw;
         size_t len;
@@ -119,9 +125,13 @@ static int check_events(const sync_in_t *i, const msg_t *batch, sync_events_t *k
                            (int)ev->origin.len, ev->origin.ptr, (unsigned long long)ev->seq,
                            (int)ev->origin.len, ev->origin.ptr);
         last = ev->origin;
+        if (keep)
+            keep->run[nrun++] = k;
     }
-    if (keep)
+    if (keep) {
         keep->n = m.nevents;
+        keep->nrun = nrun;
+    }
     return 0;
 }
 
@@ -129,7 +139,7 @@ static int check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict,
                  sync_events_t *keep)
 {
     if (keep)
-        keep->n = 0;
+        keep->n = keep->nrun = 0;
     if (batch->type != MSG_T_BATCH)
         return err_set(LD_EINVAL, "sync: sync_in_check on a message that is not a BATCH");
     if (!i->active || batch->session != i->session) {
@@ -143,7 +153,7 @@ static int check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict,
     int rc = check_events(i, batch, keep);
     if (rc) {
         if (keep)
-            keep->n = 0;
+            keep->n = keep->nrun = 0;
         return rc;
     }
     *verdict = SYNC_IN_ACCEPT;
@@ -226,12 +236,11 @@ int sync_in_put_events(store_txn_t *t, const sync_events_t *events, sync_in_coun
 
 int sync_in_note_events(sync_in_t *i, const sync_events_t *events)
 {
-    mpk_str_t last = {NULL, 0};
-    for (uint32_t k = 0; k < events->n; k++) {
-        const mpk_str_t *o = &events->ev[k].origin;
-        if (last.ptr && o->len == last.len && memcmp(o->ptr, last.ptr, last.len) == 0)
-            continue;
-        last = *o;
+    /* By the runs check_events found while the events were in cache: after
+     * a group commit they are not, and comparing every event's origin with
+     * the last cost ~1 % of a catch-up in cache misses. */
+    for (uint32_t r = 0; r < events->nrun; r++) {
+        const mpk_str_t *o = &events->ev[events->run[r]].origin;
         int rc = vv_raise(&i->touched, o->ptr, o->len, 0);
         if (rc)
             return rc;

@@ -376,7 +376,7 @@ static void unpark(children_t *c)
 {
     struct pending_batch *pb = &c->pend[--c->npend];
     zmq_msg_close(&pb->frame);
-    pb->events.n = 0;
+    pb->events.n = pb->events.nrun = 0;
 }
 
 static void reply(children_t *c, child_t *ch, int is_nack)
@@ -415,12 +415,8 @@ static int check_new_origins(children_t *c, child_t *ch, const sync_events_t *ev
     /* Batches come in runs of one origin: one lookup per run. (A new origin
      * seen in two runs before it is committed counts twice: the bound only
      * gets stricter, by a handful.) */
-    mpk_str_t prev = {NULL, 0};
-    for (uint32_t i = 0; !rc && i < evs->n; i++) {
-        const mpk_str_t *o = &evs->ev[i].origin;
-        if (prev.ptr && o->len == prev.len && memcmp(o->ptr, prev.ptr, o->len) == 0)
-            continue;
-        prev = *o;
+    for (uint32_t r = 0; !rc && r < evs->nrun; r++) {
+        const mpk_str_t *o = &evs->ev[evs->run[r]].origin;
         char origin[PROTO_ORIGIN_MAX + 1];
         memcpy(origin, o->ptr, o->len);   /* the decoder bounds it by PROTO_ORIGIN_MAX */
         origin[o->len] = '\0';
