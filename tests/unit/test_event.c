@@ -2,9 +2,9 @@
  * test_event.c -- events: a round trip for every kind of the schema table
  * (minimal and maximal bodies, bytes identical after decode and re-encode),
  * header extremes, the hash, the worked example of docs/protocol.md, body
- * access and the syntax helpers. Rejections are in test_event_reject.c,
- * the encoders in test_event_encode.c, hostile inputs and sweeps in
- * test_event_hostile.c.
+ * access and the syntax helpers (the origin validator against an oracle).
+ * Rejections are in test_event_reject.c, the encoders in
+ * test_event_encode.c, hostile inputs and sweeps in test_event_hostile.c.
  *
  * Inputs are copied into exactly-sized heap buffers so that, in the
  * ASan build, a single byte read past the end fails the test.
@@ -228,6 +228,102 @@ static void test_event_ref_parse(void **state)
         assert_false(proto_event_ref_parse(bad[i], strlen(bad[i]), NULL, NULL));
 }
 
+/* An independent oracle for the origin syntax: split on '/', judge each
+ * segment and the whole by the rules as docs/protocol.md states them. */
+static bool origin_oracle(const char *s, size_t len)
+{
+    if (len < 1 || len > PROTO_ORIGIN_MAX)
+        return false;
+    size_t segments = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && s[i] != '/')
+            continue;
+        size_t n = i - start;
+        if (n < 1 || n > PROTO_SEGMENT_MAX || ++segments > PROTO_ORIGIN_DEPTH)
+            return false;
+        for (size_t j = start; j < i; j++) {
+            char c = s[j];
+            bool alnum = strchr("abcdefghijklmnopqrstuvwxyz0123456789", c) && c != '\0';
+            bool mark = c == '_' || c == '-';
+            if (!(alnum || (mark && j > start)))
+                return false;
+        }
+        start = i + 1;
+    }
+    return true;
+}
+
+/* The table-driven validator against the oracle, on strings made of the
+ * bytes at the edges of its rules, short and near every length limit. */
+static uint32_t lcg(uint32_t *x)
+{
+    *x = *x * 1103515245u + 12345u;
+    return *x >> 16;
+}
+
+/* Appends a segment of n bytes of [a-z0-9_-] that starts with a letter or digit. */
+static size_t good_segment(char *p, size_t n, uint32_t *x)
+{
+    static const char first[] = "az09", rest[] = "az09_-";
+    for (size_t i = 0; i < n; i++)
+        p[i] = i ? rest[lcg(x) % (sizeof rest - 1)] : first[lcg(x) % (sizeof first - 1)];
+    return n;
+}
+
+/* The origin validator against the oracle. Four kinds of input, each
+ * near one of the rules: random bytes from the edges of the classes; one or
+ * two segments around the segment limit; six to ten short segments around
+ * the depth limit; and good segments of 19 around the whole length limit.
+ * One string in eight then has one byte replaced (NUL, '/', or a letter). */
+static void test_event_origin_valid_matches_oracle(void **state)
+{
+    (void)state;
+    static const char pool[] = "aaaaz09_-/////A.\x80";
+    uint32_t x = 2024;
+    char buf[2 * PROTO_ORIGIN_MAX];
+    size_t valid = 0, valid_by[4] = {0};
+    for (int round = 0; round < 400000; round++) {
+        int kind = round % 4;
+        size_t len = 0;
+        if (kind == 0) {
+            for (size_t n = lcg(&x) % 48; len < n; len++)
+                buf[len] = pool[lcg(&x) % (sizeof pool - 1)];
+        } else if (kind == 1) {
+            for (size_t k = 0, n = 1 + lcg(&x) % 2; k < n; k++) {
+                if (k)
+                    buf[len++] = '/';
+                len += good_segment(buf + len, PROTO_SEGMENT_MAX - 2 + lcg(&x) % 5, &x);
+            }
+        } else if (kind == 2) {
+            for (size_t k = 0, n = PROTO_ORIGIN_DEPTH - 2 + lcg(&x) % 5; k < n; k++) {
+                if (k)
+                    buf[len++] = '/';
+                len += good_segment(buf + len, 1 + lcg(&x) % 4, &x);
+            }
+        } else {
+            size_t n = PROTO_ORIGIN_MAX - 8 + lcg(&x) % 16;
+            while (len < n) {
+                if (len)
+                    buf[len++] = '/';
+                size_t seg = n - len < 19 ? n - len : 19;
+                len += good_segment(buf + len, seg ? seg : 1, &x);
+            }
+        }
+        if (len && lcg(&x) % 8 == 0) {
+            uint32_t r = lcg(&x);
+            buf[r % len] = (char)(r % 3 == 0 ? '\0' : r % 3 == 1 ? '/' : 'b');
+        }
+        bool want = origin_oracle(buf, len);
+        valid += want;
+        valid_by[kind] += want;
+        if (proto_origin_valid(buf, len) != want)
+            fail_msg("origin '%.*s' (%zu bytes): oracle says %d", (int)len, buf, len, want);
+    }
+    /* every kind makes valid origins too, not only refusals */
+    for (int k = 0; k < 4; k++)
+        assert_true(valid_by[k] > 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_event_body_find_and_str),
         cmocka_unit_test(test_event_origin_within),
         cmocka_unit_test(test_event_ref_parse),
+        cmocka_unit_test(test_event_origin_valid_matches_oracle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
