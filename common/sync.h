@@ -156,6 +156,9 @@ typedef struct sync_events {
 
 #define SYNC_EVENTS_INIT {NULL, NULL, NULL, 0, 0, 0}
 void sync_events_free(sync_events_t *e);
+/* Empties e, keeping its memory: no events and no runs (the views into the
+ * batch's bytes must not outlive them). */
+void sync_events_reset(sync_events_t *e);
 
 /* sync_in_check(), keeping every event of an accepted batch as decoded in
  * *out (reset first; filled only for SYNC_IN_ACCEPT), for

@@ -70,6 +70,11 @@ void sync_events_free(sync_events_t *e)
     *e = (sync_events_t)SYNC_EVENTS_INIT;
 }
 
+void sync_events_reset(sync_events_t *e)
+{
+    e->n = e->nrun = 0;
+}
+
 /* Room for n decoded events in e. */
 static int events_reserve(sync_events_t *e, uint32_t n)
 {
@@ -139,7 +144,7 @@ static int check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict,
                  sync_events_t *keep)
 {
     if (keep)
-        keep->n = keep->nrun = 0;
+        sync_events_reset(keep);
     if (batch->type != MSG_T_BATCH)
         return err_set(LD_EINVAL, "sync: sync_in_check on a message that is not a BATCH");
     if (!i->active || batch->session != i->session) {
@@ -153,7 +158,7 @@ static int check(sync_in_t *i, const msg_t *batch, sync_in_verdict_t *verdict,
     int rc = check_events(i, batch, keep);
     if (rc) {
         if (keep)
-            keep->n = keep->nrun = 0;
+            sync_events_reset(keep);
         return rc;
     }
     *verdict = SYNC_IN_ACCEPT;

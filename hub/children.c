@@ -376,7 +376,7 @@ static void unpark(children_t *c)
 {
     struct pending_batch *pb = &c->pend[--c->npend];
     zmq_msg_close(&pb->frame);
-    pb->events.n = pb->events.nrun = 0;
+    sync_events_reset(&pb->events);
 }
 
 static void reply(children_t *c, child_t *ch, int is_nack)

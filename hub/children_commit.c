@@ -44,7 +44,7 @@ static void inflight_release(children_t *c)
 {
     for (size_t i = 0; i < c->ninflight; i++) {
         zmq_msg_close(&c->inflight[i].frame);
-        c->inflight[i].events.n = c->inflight[i].events.nrun = 0;
+        sync_events_reset(&c->inflight[i].events);
     }
     c->ninflight = 0;
 }
