@@ -253,8 +253,6 @@ static bool origin_oracle(const char *s, size_t len)
     return true;
 }
 
-/* The table-driven validator against the oracle, on strings made of the
- * bytes at the edges of its rules, short and near every length limit. */
 static uint32_t lcg(uint32_t *x)
 {
     *x = *x * 1103515245u + 12345u;
